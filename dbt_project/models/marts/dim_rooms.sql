@@ -1,0 +1,19 @@
+{{ config(tags=['unpartitioned']) }}
+
+-- Every registered room, also those without an email (room_email null).
+select
+    room_email,
+    room_name,
+    building,
+    floor,
+    capacity,
+    timezone,
+    room_key,
+    business_open_minute,
+    business_close_minute,
+    business_days,
+    lpad((business_open_minute / 60)::text, 2, '0') || ':'
+    || lpad((business_open_minute % 60)::text, 2, '0') || '-'
+    || lpad((business_close_minute / 60)::text, 2, '0') || ':'
+    || lpad((business_close_minute % 60)::text, 2, '0') as business_hours
+from {{ ref('stg_graph__rooms') }}

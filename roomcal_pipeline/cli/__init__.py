@@ -1,0 +1,1 @@
+"""The `roomcal` command line (SPEC section 3)."""

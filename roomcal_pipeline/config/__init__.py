@@ -1,0 +1,6 @@
+"""Configuration: environment variables (SPEC section 3) and the room registry CSV."""
+
+from roomcal_pipeline.config.registry import RegistryIssue, Room, load_registry, parse_registry
+from roomcal_pipeline.config.settings import ConfigError, Settings
+
+__all__ = ["ConfigError", "RegistryIssue", "Room", "Settings", "load_registry", "parse_registry"]

@@ -1,0 +1,1 @@
+"""Extraction: room calendars from Graph, through the allowlist, into raw tables."""

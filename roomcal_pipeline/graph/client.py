@@ -1,0 +1,368 @@
+"""Where an event enters roomcal: msgraph-sdk against Graph (or the simulated tenant).
+
+msgraph-sdk builds the requests and runs its authentication, redirect and
+header middleware; pages come back as raw bytes (`send_primitive_async(...,
+"bytes", ...)`) and are parsed with orjson, then every event goes straight
+through the privacy allowlist. The SDK's typed `Event` models cost milliseconds
+of CPU per event (SPEC section 8), so they are never built.
+
+Retries are ours, not kiota's RetryHandler: that handler ignores fractional
+`Retry-After` values, gives up on any over 180 s, and does not retry 500, 502,
+connection resets or truncated bodies. It is switched off per request, and
+`_send` below retries all of those, honours every `Retry-After` form, and counts
+what it waited.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+from collections import defaultdict
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from datetime import datetime
+from email.utils import parsedate_to_datetime
+from typing import Any
+from urllib.parse import urlparse
+
+import httpx
+import orjson
+from kiota_abstractions.api_error import APIError
+from kiota_abstractions.base_request_configuration import RequestConfiguration
+from kiota_abstractions.request_information import RequestInformation
+from kiota_authentication_azure.azure_identity_authentication_provider import (
+    AzureIdentityAuthenticationProvider,
+)
+from kiota_http.middleware.options import RetryHandlerOption
+from msgraph import GraphRequestAdapter, GraphServiceClient
+from msgraph.generated.models.o_data_errors.o_data_error import ODataError
+from msgraph.generated.places.graph_room.graph_room_request_builder import GraphRoomRequestBuilder
+from msgraph.generated.users.item.calendar_view.calendar_view_request_builder import (
+    CalendarViewRequestBuilder,
+)
+from msgraph.generated.users.item.calendar_view.delta.delta_request_builder import (
+    DeltaRequestBuilder,
+)
+from msgraph.generated.users.item.user_item_request_builder import UserItemRequestBuilder
+from msgraph_core import GraphClientFactory
+
+from roomcal_pipeline.graph.errors import GraphRequestError
+from roomcal_pipeline.graph.parse import format_graph_datetime
+from roomcal_pipeline.privacy import GRAPH_SELECT_FIELDS, filter_event
+
+GRAPH_MAILBOX_CONCURRENCY = 4  # Graph's limit of concurrent requests per mailbox
+_RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
+_ERROR_MAP = {"XXX": ODataError}
+_NO_KIOTA_RETRY = RetryHandlerOption(delay=0, max_retries=0, should_retry=False)
+
+
+@dataclass
+class RequestStats:
+    """What Graph cost: requests, retries and waits, per mailbox and in total."""
+
+    requests: int = 0
+    retries: int = 0
+    throttled: int = 0
+    throttle_wait_seconds: float = 0.0
+
+    def add(self, other: RequestStats) -> None:
+        self.requests += other.requests
+        self.retries += other.retries
+        self.throttled += other.throttled
+        self.throttle_wait_seconds += other.throttle_wait_seconds
+
+
+@dataclass
+class RetryPolicy:
+    max_attempts: int = 8
+    backoff_base_seconds: float = 1.0
+    backoff_max_seconds: float = 60.0
+    max_retry_after_seconds: float = 600.0  # a longer Retry-After ends the request as throttled
+
+
+@dataclass
+class DirectoryEntry:
+    status: str  # found | not_found | forbidden | error
+    department: str | None = None
+
+
+@dataclass
+class _Failure:
+    status: int | None
+    code: str | None
+    message: str | None
+    retry_after: float | None = None
+
+
+def parse_retry_after(value: str | None, now: datetime | None = None) -> float | None:
+    """Seconds to wait from a `Retry-After` header: integer, fractional, or an HTTP date."""
+    if not value:
+        return None
+    value = value.strip()
+    try:
+        seconds = float(value)
+    except ValueError:
+        try:
+            when = parsedate_to_datetime(value)
+        except (TypeError, ValueError):
+            return None
+        now = now or datetime.now(when.tzinfo)
+        seconds = (when - now).total_seconds()
+    return max(0.0, seconds) if seconds == seconds else None  # NaN guard
+
+
+class GraphClient:
+    """An async Graph client for room calendars. Use as `async with GraphClient(...)`."""
+
+    def __init__(
+        self,
+        base_url: str,
+        credential: Any,
+        *,
+        page_size: int = 500,
+        max_concurrency: int = 16,
+        per_mailbox: int = GRAPH_MAILBOX_CONCURRENCY,
+        retry: RetryPolicy | None = None,
+        timeout_seconds: float = 60.0,
+    ) -> None:
+        if per_mailbox > GRAPH_MAILBOX_CONCURRENCY:
+            raise ValueError(
+                f"Graph allows at most {GRAPH_MAILBOX_CONCURRENCY} requests per mailbox"
+            )
+        self.base_url = base_url.rstrip("/")
+        self.page_size = page_size
+        self.retry = retry or RetryPolicy()
+        self.stats: dict[str, RequestStats] = defaultdict(RequestStats)
+        self._credential = credential
+        self._global = asyncio.Semaphore(max_concurrency)
+        self._per_mailbox = per_mailbox
+        self._mailbox_slots: dict[str, asyncio.Semaphore] = {}
+        self._timeout = timeout_seconds
+        self._max_connections = max_concurrency
+        self._http: httpx.AsyncClient | None = None
+        self._graph: GraphServiceClient | None = None
+
+    async def __aenter__(self) -> GraphClient:
+        host = urlparse(self.base_url).hostname or ""
+        auth = AzureIdentityAuthenticationProvider(self._credential, allowed_hosts=[host])
+        self._http = GraphClientFactory.create_with_default_middleware(
+            client=httpx.AsyncClient(
+                timeout=httpx.Timeout(self._timeout),
+                limits=httpx.Limits(max_connections=self._max_connections),
+                http2=False,
+            )
+        )
+        adapter = GraphRequestAdapter(auth, client=self._http)
+        adapter.base_url = self.base_url
+        self._graph = GraphServiceClient(request_adapter=adapter)
+        return self
+
+    async def __aexit__(self, *exc) -> None:
+        if self._http is not None:
+            await self._http.aclose()
+        close = getattr(self._credential, "close", None)
+        if close is not None:
+            await close()
+
+    @property
+    def graph(self) -> GraphServiceClient:
+        if self._graph is None:
+            raise RuntimeError("use GraphClient inside `async with`")
+        return self._graph
+
+    @asynccontextmanager
+    async def _slot(self, mailbox: str):
+        slot = self._mailbox_slots.get(mailbox)
+        if slot is None:
+            slot = self._mailbox_slots[mailbox] = asyncio.Semaphore(self._per_mailbox)
+        async with slot, self._global:
+            yield
+
+    async def _send(self, mailbox: str, request: RequestInformation) -> dict[str, Any]:
+        """One Graph request with retries; returns the parsed JSON body."""
+        request.add_request_options([_NO_KIOTA_RETRY])
+        stats = self.stats[mailbox]
+        attempt = 0
+        refreshed = False
+        while True:
+            attempt += 1
+            if attempt > 1:
+                # kiota authenticates only a request without this header: drop the token of
+                # the last attempt so a retry after a long wait or a 401 gets a current one.
+                request.headers.remove("Authorization")
+            failure: _Failure
+            async with self._slot(mailbox):
+                stats.requests += 1
+                try:
+                    body = await self.graph.request_adapter.send_primitive_async(
+                        request, "bytes", _ERROR_MAP
+                    )
+                    return orjson.loads(body) if body else {}
+                except APIError as exc:
+                    failure = _api_failure(exc)
+                except (httpx.TransportError, orjson.JSONDecodeError) as exc:
+                    # Resets, timeouts and truncated bodies: worth another try.
+                    failure = _Failure(
+                        None, type(exc).__name__, "transport failure or truncated body"
+                    )
+                except Exception as exc:
+                    if _is_auth_error(exc):
+                        raise GraphRequestError(
+                            401, "AuthenticationFailed", type(exc).__name__, attempt - 1
+                        ) from None
+                    raise
+            if failure.status == 401 and not refreshed and hasattr(self._credential, "invalidate"):
+                # An expired or revoked token: get a new one once, then retry at once.
+                refreshed = True
+                await self._credential.invalidate()
+                stats.retries += 1
+                continue
+            retryable = failure.status is None or failure.status in _RETRY_STATUSES
+            if not retryable or attempt >= self.retry.max_attempts:
+                raise GraphRequestError(failure.status, failure.code, failure.message, attempt - 1)
+            delay = failure.retry_after
+            if delay is None:
+                delay = min(
+                    self.retry.backoff_max_seconds,
+                    self.retry.backoff_base_seconds * 2 ** (attempt - 1) * (0.5 + random.random()),
+                )
+            elif delay > self.retry.max_retry_after_seconds:
+                raise GraphRequestError(failure.status, failure.code, failure.message, attempt - 1)
+            stats.retries += 1
+            if failure.status == 429:
+                stats.throttled += 1
+                stats.throttle_wait_seconds += delay
+            await asyncio.sleep(delay)
+
+    def _page_size_config(self, query_parameters=None) -> RequestConfiguration:
+        config = RequestConfiguration(query_parameters=query_parameters)
+        config.headers.add("Prefer", f"odata.maxpagesize={self.page_size}")
+        return config
+
+    async def _pages(
+        self, mailbox: str, builder, request: RequestInformation
+    ) -> AsyncIterator[dict[str, Any]]:
+        """Raw pages of one Graph collection, following @odata.nextLink to the last page."""
+        while True:
+            page = await self._send(mailbox, request)
+            yield page
+            next_link = page.get("@odata.nextLink")
+            if not next_link:
+                return
+            request = builder.with_url(next_link).to_get_request_information(
+                self._page_size_config()
+            )
+
+    async def calendar_view(
+        self, mailbox: str, start: datetime, end: datetime
+    ) -> AsyncIterator[list[dict[str, Any]]]:
+        """Allowlisted events of one mailbox overlapping [start, end), page by page."""
+        params = CalendarViewRequestBuilder.CalendarViewRequestBuilderGetQueryParameters(
+            start_date_time=format_graph_datetime(start),
+            end_date_time=format_graph_datetime(end),
+            select=list(GRAPH_SELECT_FIELDS),
+        )
+        builder = self.graph.users.by_user_id(mailbox).calendar_view
+        request = builder.to_get_request_information(self._page_size_config(params))
+        async for page in self._pages(mailbox, builder, request):
+            values = page.get("value")
+            yield [filter_event(e) for e in values if isinstance(e, dict)] if values else []
+
+    async def calendar_view_delta(
+        self, mailbox: str, start: datetime, end: datetime, delta_link: str | None = None
+    ) -> AsyncIterator[tuple[list[dict[str, Any]], str | None]]:
+        """One delta round: (allowlisted events, None) per page, the last with its deltaLink.
+
+        Without `delta_link` the round reads the whole window; with it, only changes since.
+        Delta ignores `$select`, so the allowlist here is the only filter. Pages may be
+        empty and still carry a nextLink.
+        """
+        builder = self.graph.users.by_user_id(mailbox).calendar_view.delta
+        if delta_link:
+            request = builder.with_url(delta_link).to_get_request_information(
+                self._page_size_config()
+            )
+        else:
+            params = DeltaRequestBuilder.DeltaRequestBuilderGetQueryParameters(
+                start_date_time=format_graph_datetime(start),
+                end_date_time=format_graph_datetime(end),
+            )
+            request = builder.to_get_request_information(self._page_size_config(params))
+        async for page in self._pages(mailbox, builder, request):
+            events = [filter_event(e) for e in page.get("value") or [] if isinstance(e, dict)]
+            if page.get("@odata.nextLink"):
+                yield events, None
+            elif page.get("@odata.deltaLink"):
+                yield events, page["@odata.deltaLink"]
+            else:
+                raise GraphRequestError(
+                    None, "MissingDeltaLink", "delta round ended without a deltaLink"
+                )
+
+    async def list_rooms(self, page_size: int = 100) -> AsyncIterator[dict[str, Any]]:
+        """Every room of the tenant (places API). Graph returns no next link there, so
+        pages are read with $top/$skip until one comes back short."""
+        skip = 0
+        while True:
+            params = GraphRoomRequestBuilder.GraphRoomRequestBuilderGetQueryParameters(
+                top=page_size,
+                skip=skip,
+                select=["emailAddress", "displayName", "capacity", "building", "floorNumber"],
+            )
+            request = self.graph.places.graph_room.to_get_request_information(
+                RequestConfiguration(query_parameters=params)
+            )
+            page = (await self._send("places", request)).get("value") or []
+            for room in page:
+                if isinstance(room, dict) and isinstance(room.get("emailAddress"), str):
+                    yield {
+                        "email": room["emailAddress"].lower(),
+                        "display_name": room.get("displayName"),
+                        "capacity": room.get("capacity"),
+                        "building": room.get("building"),
+                        "floor_number": room.get("floorNumber"),
+                    }
+            if len(page) < page_size:
+                return
+            skip += page_size
+
+    async def department(self, address: str) -> DirectoryEntry:
+        """An organizer's department from the directory (SPEC section 5)."""
+        params = UserItemRequestBuilder.UserItemRequestBuilderGetQueryParameters(
+            select=["department"]
+        )
+        request = self.graph.users.by_user_id(address).to_get_request_information(
+            RequestConfiguration(query_parameters=params)
+        )
+        try:
+            body = await self._send("directory", request)
+        except GraphRequestError as exc:
+            if exc.status == 404:
+                return DirectoryEntry("not_found")
+            if exc.status == 403:
+                return DirectoryEntry("forbidden")
+            return DirectoryEntry("error")
+        department = body.get("department")
+        return DirectoryEntry("found", department if isinstance(department, str) else None)
+
+
+def _api_failure(exc: APIError) -> _Failure:
+    status = getattr(exc, "response_status_code", None)
+    headers = getattr(exc, "response_headers", None) or {}
+    code = message = None
+    error = getattr(exc, "error", None)
+    if error is not None:
+        code, message = getattr(error, "code", None), getattr(error, "message", None)
+    retry_after = None
+    try:
+        retry_after = parse_retry_after(headers.get("retry-after") or headers.get("Retry-After"))
+    except AttributeError:
+        retry_after = None
+    return _Failure(status, code, message, retry_after)
+
+
+def _is_auth_error(exc: Exception) -> bool:
+    from azure.core.exceptions import ClientAuthenticationError
+
+    return isinstance(exc, ClientAuthenticationError)

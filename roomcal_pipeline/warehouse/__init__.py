@@ -1,0 +1,1 @@
+"""The warehouse: where events land (PostgreSQL, a server or the embedded one)."""

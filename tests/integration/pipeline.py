@@ -1,0 +1,84 @@
+"""Helpers for integration tests: the simulated tenant served over HTTP, and what the
+warehouse holds, read back with plain SQL."""
+
+from __future__ import annotations
+
+import os
+from datetime import UTC, date, datetime
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import psycopg
+
+from roomcal_pipeline.simulator import SimulatedTenant
+
+RAW_EVENT_CHECKSUM_SQL = """
+select count(*), coalesce(md5(string_agg(t::text, '|' order by t.room_email, t.event_id)), '')
+from (
+    select room_email, event_id, ical_uid, series_master_id, event_type, start_at, end_at,
+           start_timezone, end_timezone, is_all_day, created_at, last_modified_at,
+           organizer_name, organizer_address, attendees, location, locations, recurrence,
+           sensitivity, is_cancelled, show_as, online_meeting_provider, is_online_meeting
+    from raw.room_events
+) t
+"""
+
+
+def configure(
+    monkeypatch, server, tenant: SimulatedTenant, database_url: str, folder: Path
+) -> Path:
+    """Point SPEC section 3 variables at the simulator and the test database."""
+    rooms_file = folder / "rooms.csv"
+    rooms_file.write_text(tenant.registry_csv(), encoding="utf-8")
+    monkeypatch.setenv("ROOMCAL_GRAPH_BASE_URL", server.base_url)
+    monkeypatch.setenv("ROOMCAL_GRAPH_TOKEN", "sim-token")
+    monkeypatch.setenv("ROOMCAL_ROOMS_FILE", str(rooms_file))
+    monkeypatch.setenv("ROOMCAL_DATABASE_URL", database_url)
+    return rooms_file
+
+
+def raw_checksum(database_url: str) -> tuple[int, str]:
+    with psycopg.connect(database_url) as conn:
+        return conn.execute(RAW_EVENT_CHECKSUM_SQL).fetchone()
+
+
+def local_window(timezone: str, start: date, end: date) -> tuple[datetime, datetime]:
+    zone = ZoneInfo(timezone)
+    return (
+        datetime.combine(start, datetime.min.time(), zone).astimezone(UTC),
+        datetime.combine(end, datetime.min.time(), zone).astimezone(UTC),
+    )
+
+
+def graph_instant(pair: dict) -> datetime:
+    """Ground truth's own reading of a Graph dateTimeTimeZone (the simulator serves UTC)."""
+    assert pair["timeZone"] == "UTC"
+    return datetime.fromisoformat(pair["dateTime"][:26]).replace(tzinfo=UTC)
+
+
+def expected_event_ids(tenant: SimulatedTenant, start: date, end: date) -> dict[str, set[str]]:
+    """Per healthy room, the ids of ground-truth events whose start lies in the room's window."""
+    out: dict[str, set[str]] = {}
+    for room in tenant.rooms:
+        if not room.email or room.failure or not room.in_registry:
+            continue
+        ws, we = local_window(room.timezone, start, end)
+        out[room.email] = {
+            e["id"]
+            for e in tenant.calendar_view(room.email, ws, we)
+            if ws <= graph_instant(e["start"]) < we
+        }
+    return out
+
+
+def loaded_event_ids(database_url: str) -> dict[str, set[str]]:
+    with psycopg.connect(database_url) as conn:
+        rows = conn.execute("select room_email, event_id from raw.room_events").fetchall()
+    out: dict[str, set[str]] = {}
+    for email, event_id in rows:
+        out.setdefault(email, set()).add(event_id)
+    return out
+
+
+def env_snapshot() -> dict[str, str]:
+    return {k: v for k, v in os.environ.items() if k.startswith("ROOMCAL_")}
