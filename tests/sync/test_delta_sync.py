@@ -103,10 +103,12 @@ def sync(server, rooms, url, run_id="sync", retry=None):
 
 def mutate(tenant, room, step: int) -> None:
     """Create, move, cancel and delete, like people do between two syncs."""
-    ws, we = local_window(room, TODAY, TODAY + timedelta(days=5))
+    ws, we = local_window(room, TODAY, TODAY + timedelta(days=14))
     events = [e for e in tenant.calendar_view(room.email, ws, we) if not e["isCancelled"]]
     singles = [e for e in events if e["type"] == "singleInstance"]
     occurrences = [e for e in events if e["type"] == "occurrence"]
+    # Which events exist depends on today's date: never index past what the tenant has.
+    cancelled = occurrences[step + 1] if len(occurrences) > step + 1 else singles[step + 4]
     start = datetime.combine(TODAY + timedelta(days=1), datetime.min.time(), UTC) + timedelta(
         hours=10 + step
     )
@@ -123,7 +125,7 @@ def mutate(tenant, room, step: int) -> None:
     moved = singles[step]
     new_start = graph_instant(moved["start"]) + timedelta(days=2, hours=1)
     tenant.move_event(room.email, moved["id"], new_start, new_start + timedelta(minutes=30))
-    tenant.cancel_event(room.email, (occurrences or singles)[step + 1]["id"])
+    tenant.cancel_event(room.email, cancelled["id"])
     tenant.delete_event(room.email, singles[step + 2]["id"])
 
 
