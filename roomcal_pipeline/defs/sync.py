@@ -26,7 +26,7 @@ from roomcal_pipeline.defs.assets.extraction import (
     RAW_ROOM_SYNC_RESULTS,
     summarize,
 )
-from roomcal_pipeline.defs.assets.marts import connect_dbt, dbt_vars
+from roomcal_pipeline.defs.assets.marts import connect_dbt, dbt_vars, stream_then_clean
 from roomcal_pipeline.defs.jobs import daily_job
 from roomcal_pipeline.defs.resources import RoomcalResource
 from roomcal_pipeline.extraction.delta import (
@@ -110,7 +110,7 @@ def refresh_changed_marts(
         manifest=dbt_project.manifest_path,
         context=context,
     )
-    for event in invocation.stream():
+    for event in stream_then_clean(invocation):
         if isinstance(event, AssetMaterialization):
             yield event
     context.log.info(f"marts rebuilt for local dates {window['min_date']} to {window['max_date']}")

@@ -27,6 +27,7 @@ from roomcal_pipeline.extraction.load import local_window
 from roomcal_pipeline.graph.client import GraphClient, RetryPolicy
 from roomcal_pipeline.graph.credentials import StaticTokenCredential
 from roomcal_pipeline.simulator import FaultConfig, SimulatedTenant, SimulatorServer
+from roomcal_pipeline.transform.project import dbt_project
 from roomcal_pipeline.warehouse.rooms import replace_rooms
 from roomcal_pipeline.warehouse.schema import migrate
 from tests.integration.pipeline import configure, graph_instant
@@ -135,6 +136,7 @@ def test_syncs_converge_to_truth_after_each_change_raw_and_marts(
     tenant = SimulatedTenant(seed=41, today=TODAY, history_days=20, future_days=40)
     rooms = healthy(tenant, 6)
     emails = {r.email for r in rooms}
+    dbt_folders = invocation_folders()
     with SimulatorServer(tenant) as server:
         configure(roomcal_env, server, tenant, server_warehouse_url, tmp_path)
         assert main(["sync", "--rooms", ",".join(sorted(emails))]) == 0
@@ -150,6 +152,13 @@ def test_syncs_converge_to_truth_after_each_change_raw_and_marts(
             # incremental: the unchanged rooms cost one request each
             per_room = server.stats.requests_per_mailbox
             assert all(per_room[r.email] == 1 for r in rooms[3:])
+    # three dbt builds ran; none left its per-invocation folder behind under target/
+    assert invocation_folders() <= dbt_folders
+
+
+def invocation_folders() -> set:
+    target = dbt_project.project_dir / dbt_project.target_path
+    return {path for path in target.iterdir() if path.is_dir()}
 
 
 def booked(url: str, emails) -> set[tuple]:
