@@ -182,6 +182,10 @@ class GraphClient:
     async def _send(self, mailbox: str, request: RequestInformation) -> dict[str, Any]:
         """One Graph request with retries; returns the parsed JSON body."""
         request.add_request_options([_NO_KIOTA_RETRY])
+        # kiota expands the URI template (percent-encoding all of $select) each time `url`
+        # is read, three times per request: expand it once, with the base URL, and keep it.
+        request.path_parameters["baseurl"] = self.base_url
+        request.url = request.url
         stats = self.stats[mailbox]
         attempt = 0
         refreshed = False
