@@ -404,7 +404,10 @@ def selected_registry(tenant, count: int) -> str:
 
 
 def expected_events(tenant, registry_text: str, start: date, end: date) -> int:
-    """Ground truth: events whose start lies in each room's local-date window."""
+    """Ground truth: events that overlap each room's local-date window (a window owns every
+    event it overlaps; all-day events are floating dates in the room's zone)."""
+    from zoneinfo import ZoneInfo
+
     from roomcal_pipeline.config.registry import parse_registry
     from roomcal_pipeline.extraction.load import local_window
 
@@ -412,11 +415,20 @@ def expected_events(tenant, registry_text: str, start: date, end: date) -> int:
     total = 0
     for room in rooms:
         ws, we = local_window(room, start, end)
+        zone = ZoneInfo(room.timezone)
         for event in tenant.calendar_view(room.email, ws, we):
-            assert event["start"]["timeZone"] == "UTC"
-            instant = datetime.fromisoformat(event["start"]["dateTime"][:26]).replace(tzinfo=UTC)
-            total += ws <= instant < we
+            lo, hi = (_instant(event[k], event.get("isAllDay"), zone) for k in ("start", "end"))
+            total += (ws <= lo < we) if lo == hi else (lo < we and hi > ws)
     return total
+
+
+def _instant(pair: dict, all_day: bool, zone) -> datetime:
+    """Ground truth's own reading of a Graph time (the simulator answers in UTC)."""
+    if all_day:
+        day = date.fromisoformat(pair["dateTime"][:10])
+        return datetime(day.year, day.month, day.day, tzinfo=zone).astimezone(UTC)
+    assert pair["timeZone"] == "UTC"
+    return datetime.fromisoformat(pair["dateTime"][:26]).replace(tzinfo=UTC)
 
 
 def room_windows(registry_text: str, start: date, end: date) -> list[dict]:

@@ -28,6 +28,11 @@ REASON_TEXT = {
 }
 
 
+QUARANTINE_ADVICE = (
+    "{n} event(s) set aside: see raw.quarantined_events; the room's other events are loaded"
+)
+
+
 def run_summary(conn: psycopg.Connection, run_id: str) -> str:
     rows = conn.execute(
         "select coalesce(room_email, room_name), status, reason, detail, events_loaded,"
@@ -78,7 +83,8 @@ def status_table(conn: psycopg.Connection) -> str:
         )
     rows = conn.execute(
         "select coalesce(room_email, '(no email)'), room_name, status, reason, last_synced_at,"
-        " events_synced from marts.room_sync_status order by status desc, room_name"
+        " events_synced, coalesce(events_quarantined, 0)"
+        " from marts.room_sync_status order by status desc, room_name"
     ).fetchall()
     header = ("room", "name", "status", "reason", "last synced", "events", "what to do")
     table = [
@@ -89,9 +95,11 @@ def status_table(conn: psycopg.Connection) -> str:
             REASON_TEXT.get(reason, reason or ""),
             last_ok.strftime("%Y-%m-%d %H:%M") if last_ok else "-",
             str(events) if events is not None else "-",
-            ADVICE.get(reason, "run roomcal run for this room") if status != "synced" else "",
+            ADVICE.get(reason, "run roomcal run for this room")
+            if status != "synced"
+            else (QUARANTINE_ADVICE.format(n=quarantined) if quarantined else ""),
         )
-        for email, name, status, reason, last_ok, events in rows
+        for email, name, status, reason, last_ok, events, quarantined in rows
     ]
     widths = [max(len(str(x)) for x in col) for col in zip(header, *table, strict=False)]
     fmt = "  ".join(f"{{:<{w}}}" for w in widths)

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime, time
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import orjson
 
@@ -85,6 +86,22 @@ def _stamp(text: Any, field: str) -> datetime | None:
     return parse_timestamp(text, field)
 
 
+def _floating(pair: Any, field: str, zone: ZoneInfo) -> datetime:
+    """An all-day bound: Graph's wall date, at midnight in the room's zone.
+
+    Graph returns all-day events as midnight to midnight whatever zone is asked for
+    (microsoft-graph-docs issues 1802 and 16798): they are floating dates, so the
+    `timeZone` beside them says nothing about the instant.
+    """
+    if type(pair) is not dict or type(pair.get("dateTime")) is not str:
+        raise GraphValueError(f"missing {field}")
+    try:
+        day = date.fromisoformat(pair["dateTime"][:10])
+    except ValueError:
+        raise GraphValueError(f"{field}: not an ISO 8601 date-time") from None
+    return datetime.combine(day, time(), zone).astimezone(UTC)
+
+
 def _location(loc: dict[str, Any] | None) -> dict[str, Any] | None:
     if not loc:
         return None
@@ -113,8 +130,9 @@ def _attendee(att: dict[str, Any] | None) -> dict[str, Any] | None:
 _EMPTY: dict[str, Any] = {}
 
 
-def event_row(room_email: str, event: dict[str, Any]) -> tuple:
-    """The raw row of one allowlisted event, or RejectedEvent with a reason."""
+def event_row(room_email: str, event: dict[str, Any], zone: ZoneInfo) -> tuple:
+    """The raw row of one allowlisted event on a room whose time zone is `zone`, or
+    RejectedEvent with a reason. All-day events become the room's local midnights."""
     get = event.get
     event_id = get("id")
     if not isinstance(event_id, str) or not event_id:
@@ -122,8 +140,12 @@ def event_row(room_email: str, event: dict[str, Any]) -> tuple:
     start = get("start")
     end = get("end")
     try:
-        start_at = _pair(start, "start")
-        end_at = _pair(end, "end")
+        if get("isAllDay") is True:
+            start_at = _floating(start, "start", zone)
+            end_at = _floating(end, "end", zone)
+        else:
+            start_at = _pair(start, "start")
+            end_at = _pair(end, "end")
         created_at = _stamp(get("createdDateTime"), "createdDateTime")
         modified_at = _stamp(get("lastModifiedDateTime"), "lastModifiedDateTime")
     except GraphValueError as exc:
@@ -160,7 +182,3 @@ def event_row(room_email: str, event: dict[str, Any]) -> tuple:
         get("onlineMeetingProvider"),
         bool(get("is_online_meeting")),
     )
-
-
-def start_of(row: tuple) -> datetime:
-    return row[5]

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import random
+import re
 from collections import defaultdict
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -31,10 +32,11 @@ import orjson
 from kiota_abstractions.api_error import APIError
 from kiota_abstractions.base_request_configuration import RequestConfiguration
 from kiota_abstractions.request_information import RequestInformation
+from kiota_abstractions.response_handler import ResponseHandler
 from kiota_authentication_azure.azure_identity_authentication_provider import (
     AzureIdentityAuthenticationProvider,
 )
-from kiota_http.middleware.options import RetryHandlerOption
+from kiota_http.middleware.options import ResponseHandlerOption, RetryHandlerOption
 from msgraph import GraphRequestAdapter, GraphServiceClient
 from msgraph.generated.models.o_data_errors.o_data_error import ODataError
 from msgraph.generated.places.graph_room.graph_room_request_builder import GraphRoomRequestBuilder
@@ -180,8 +182,16 @@ class GraphClient:
             yield
 
     async def _send(self, mailbox: str, request: RequestInformation) -> dict[str, Any]:
-        """One Graph request with retries; returns the parsed JSON body."""
-        request.add_request_options([_NO_KIOTA_RETRY])
+        """One Graph request with retries; returns the parsed JSON body.
+
+        The retry decision rests on the HTTP status alone, never on the body: gateways in
+        front of Graph answer 502/503/504 (and sometimes 500) with an HTML page, plain text
+        or nothing at all, and Graph's own errors are JSON. 429 and 5xx are retried with
+        backoff, and so are resets, timeouts and truncated bodies; other 4xx are final, but
+        a 401 first gets one new token. An error's message is built from the status and
+        Graph's error code and message only, never from the body of a response.
+        """
+        request.add_request_options([_NO_KIOTA_RETRY, _RAW_RESPONSE])
         # kiota expands the URI template (percent-encoding all of $select) each time `url`
         # is read, three times per request: expand it once, with the base URL, and keep it.
         request.path_parameters["baseurl"] = self.base_url
@@ -199,10 +209,13 @@ class GraphClient:
             async with self._slot(mailbox):
                 stats.requests += 1
                 try:
-                    body = await self.graph.request_adapter.send_primitive_async(
+                    response = await self.graph.request_adapter.send_primitive_async(
                         request, "bytes", _ERROR_MAP
                     )
-                    return orjson.loads(body) if body else {}
+                    if response.is_success:
+                        body = response.content
+                        return orjson.loads(body) if body else {}
+                    failure = _response_failure(response)
                 except APIError as exc:
                     failure = _api_failure(exc)
                 except (httpx.TransportError, orjson.JSONDecodeError) as exc:
@@ -211,15 +224,19 @@ class GraphClient:
                         None, type(exc).__name__, "transport failure or truncated body"
                     )
                 except Exception as exc:
-                    if _is_auth_error(exc):
+                    transient = _transient_failure(exc)
+                    if transient is not None:
+                        failure = transient
+                    elif _is_auth_error(exc):
                         raise GraphRequestError(
                             401, "AuthenticationFailed", type(exc).__name__, attempt - 1
                         ) from None
-                    raise
+                    else:
+                        raise
             if failure.status == 401 and not refreshed and hasattr(self._credential, "invalidate"):
                 # An expired or revoked token: get a new one once, then retry at once.
                 refreshed = True
-                await self._credential.invalidate()
+                await self._credential.invalidate(_bearer_token(request))
                 stats.retries += 1
                 continue
             retryable = failure.status is None or failure.status in _RETRY_STATUSES
@@ -351,6 +368,48 @@ class GraphClient:
         return DirectoryEntry("found", department if isinstance(department, str) else None)
 
 
+class _RawResponse(ResponseHandler):
+    """Hands `_send` the httpx response as it came, whatever its status and body.
+
+    What kiota raises for an error body it cannot parse depends on its version:
+    kiota-http up to 1.12.0 lets a bare `Exception("Content type text/html does not have a
+    factory registered to be parsed")` (or "Text does not support structured data" for
+    text/plain) escape without any status, later versions wrap it in an `APIError` with the
+    status (microsoft/kiota-python issue 705, PR 713). With the raw response the status
+    decides, on every version, and kiota never builds an error model or message from the
+    body.
+    """
+
+    async def handle_response_async(self, response, error_map=None):
+        return response
+
+
+_RAW_RESPONSE = ResponseHandlerOption(_RawResponse())
+_MEDIA_TYPE = re.compile(r"[\w.+-]+/[\w.+-]+")
+
+
+def _response_failure(response: httpx.Response) -> _Failure:
+    """Status, Graph's error code and message (when the body is Graph's JSON error), and
+    Retry-After of a failed response. Nothing else of the body is kept: a gateway page
+    says nothing useful, and a body is never put into a message."""
+    code = message = None
+    try:
+        error = orjson.loads(response.content).get("error")
+    except (orjson.JSONDecodeError, AttributeError):
+        error = None
+    if isinstance(error, dict):
+        code = error.get("code") if isinstance(error.get("code"), str) else None
+        message = error.get("message") if isinstance(error.get("message"), str) else None
+    if code is None and message is None:
+        media = _MEDIA_TYPE.match(response.headers.get("content-type", "").strip())
+        kind = media.group(0).lower()[:60] if media else "no content type"
+        body = f"a {kind} body" if response.content else "an empty body"
+        message = f"no Graph error in the response ({body})"
+    return _Failure(
+        response.status_code, code, message, parse_retry_after(response.headers.get("retry-after"))
+    )
+
+
 def _api_failure(exc: APIError) -> _Failure:
     status = getattr(exc, "response_status_code", None)
     headers = getattr(exc, "response_headers", None) or {}
@@ -364,6 +423,46 @@ def _api_failure(exc: APIError) -> _Failure:
     except AttributeError:
         retry_after = None
     return _Failure(status, code, message, retry_after)
+
+
+def _transient_failure(exc: BaseException) -> _Failure | None:
+    """A failure worth another try hidden in an exception kiota or azure-core raised: a
+    transport error anywhere in its chain of causes (azure-core wraps aiohttp's as
+    ServiceRequestError/ServiceResponseError, with `inner_exception`), or a token endpoint
+    that answered 429 or 5xx after azure-identity's own retries (when the status survives:
+    for an HTML body azure-identity raises ClientAuthenticationError without a response,
+    which stays an authentication failure)."""
+    from azure.core.exceptions import (
+        HttpResponseError,
+        ServiceRequestError,
+        ServiceResponseError,
+    )
+
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        if isinstance(
+            current,
+            httpx.TransportError | ServiceRequestError | ServiceResponseError | ConnectionError,
+        ):
+            return _Failure(None, type(current).__name__, "transport failure")
+        if isinstance(current, HttpResponseError) and current.status_code in _RETRY_STATUSES:
+            return _Failure(
+                current.status_code,
+                "TokenEndpointUnavailable",
+                f"the token endpoint answered HTTP {current.status_code}",
+            )
+        current = current.__cause__ or getattr(current, "inner_exception", None)
+    return None
+
+
+def _bearer_token(request: RequestInformation) -> str | None:
+    """The bearer token kiota put on the request (the one a 401 rejected)."""
+    for value in request.headers.get("Authorization"):
+        if value[:7].lower() == "bearer ":
+            return value[7:].strip()
+    return None
 
 
 def _is_auth_error(exc: Exception) -> bool:

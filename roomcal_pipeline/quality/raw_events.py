@@ -14,7 +14,7 @@ from roomcal_pipeline.quality.suites import (
     run_window_query,
 )
 from roomcal_pipeline.warehouse.quarantine import (
-    mark_rooms_with_quarantined_events,
+    flag_rooms_with_quarantined_events,
     quarantine_loaded_events,
     quarantine_summary,
 )
@@ -24,14 +24,14 @@ from roomcal_pipeline.warehouse.quarantine import (
 class RunQuality:
     validation: SuiteOutcome  # the window after failing events were set aside
     quarantined_by_checks: int
-    rooms_marked: list[str]
+    rooms_flagged: list[str]
     quarantine: dict
 
 
 def validate_run(database_url: str, run_id: str) -> RunQuality:
     """Row-level expectations first: failing events move to quarantine. Then the whole
     suite on what stays, which is what the marts will read. Then rooms with events set
-    aside (here or at parsing) are marked not synced, reason `error`."""
+    aside (here or at parsing) are flagged: still synced, with the count in their detail."""
     query = run_window_query(run_id)
     rows = validate_query(
         database_url,
@@ -61,6 +61,6 @@ def validate_run(database_url: str, run_id: str) -> RunQuality:
         EVENT_KEYS,
     )
     with psycopg.connect(database_url) as conn:
-        marked = mark_rooms_with_quarantined_events(conn, run_id)
+        flagged = flag_rooms_with_quarantined_events(conn, run_id)
         summary = quarantine_summary(conn, run_id)
-    return RunQuality(validation, moved, marked, summary)
+    return RunQuality(validation, moved, flagged, summary)

@@ -53,9 +53,10 @@ def quarantine_loaded_events(
         return cur.rowcount
 
 
-def mark_rooms_with_quarantined_events(conn: psycopg.Connection, run_id: str) -> list[str]:
-    """A room with events set aside in this run is not synced, reason `error`, and its
-    detail names the failed checks; its valid events stay loaded. Returns the rooms."""
+def flag_rooms_with_quarantined_events(conn: psycopg.Connection, run_id: str) -> list[str]:
+    """A room with events set aside in this run stays `synced` (its valid events stay
+    loaded and in the marts), and its detail says how many events were set aside and
+    why. Returns the rooms flagged."""
     with conn.transaction():
         rows = conn.execute(
             """
@@ -69,9 +70,9 @@ def mark_rooms_with_quarantined_events(conn: psycopg.Connection, run_id: str) ->
                 from reasons group by room_email
             )
             update raw.room_sync_results r
-            set status = 'not_synced', reason = 'error',
-                detail = left(s.total || ' event(s) failed data checks and were quarantined: '
-                              || s.text, 1000)
+            set detail = left(s.total || ' event(s) set aside in raw.quarantined_events: '
+                              || s.text, 1000),
+                events_quarantined = greatest(r.events_quarantined, s.total)
             from summary s
             where r.run_id = %s and r.room_email = s.room_email and r.status = 'synced'
             returning r.room_email

@@ -3,11 +3,32 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import date
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime
 
 import psycopg
 
-from roomcal_pipeline.extraction.load import RoomSyncResult
+from roomcal_pipeline.graph.client import RequestStats
+
+
+@dataclass
+class RoomSyncResult:
+    """The outcome of one room in one run (a row of raw.room_sync_results)."""
+
+    room_key: str
+    room_email: str | None
+    room_name: str
+    status: str  # synced | not_synced
+    reason: str | None = None
+    detail: str | None = None
+    events_loaded: int = 0
+    events_quarantined: int = 0
+    stats: RequestStats = field(default_factory=RequestStats)
+    changes: int = 0  # delta sync: events upserted or removed
+    changed_dates: set[date] = field(default_factory=set)  # local dates whose rows changed
+    started_at: datetime = field(default_factory=lambda: datetime.now(UTC))
+    finished_at: datetime = field(default_factory=lambda: datetime.now(UTC))
+
 
 _COLUMNS = (
     "run_id, room_key, room_email, room_name, window_start_date, window_end_date, status, reason, "

@@ -4,7 +4,7 @@ warehouse holds, read back with plain SQL."""
 from __future__ import annotations
 
 import os
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, time
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -56,8 +56,29 @@ def graph_instant(pair: dict) -> datetime:
     return datetime.fromisoformat(pair["dateTime"][:26]).replace(tzinfo=UTC)
 
 
+def event_interval(event: dict, timezone: str) -> tuple[datetime, datetime]:
+    """The instants an event occupies on a room calendar in ``timezone``: an all-day event
+    is a floating date range, at midnight in the room's zone (SPEC 5)."""
+    if event.get("isAllDay"):
+        zone = ZoneInfo(timezone)
+        start, end = (date.fromisoformat(event[k]["dateTime"][:10]) for k in ("start", "end"))
+        return (
+            datetime.combine(start, time(), zone).astimezone(UTC),
+            datetime.combine(end, time(), zone).astimezone(UTC),
+        )
+    return graph_instant(event["start"]), graph_instant(event["end"])
+
+
+def overlaps(start: datetime, end: datetime, ws: datetime, we: datetime) -> bool:
+    """calendarView's rule: the event overlaps [ws, we); a zero-length one when it starts inside."""
+    if start == end:
+        return ws <= start < we
+    return start < we and end > ws
+
+
 def expected_event_ids(tenant: SimulatedTenant, start: date, end: date) -> dict[str, set[str]]:
-    """Per healthy room, the ids of ground-truth events whose start lies in the room's window."""
+    """Per healthy room, the ids of ground-truth events that overlap the room's window (a
+    window owns every event it overlaps, wherever it starts)."""
     out: dict[str, set[str]] = {}
     for room in tenant.rooms:
         if not room.email or room.failure or not room.in_registry:
@@ -66,7 +87,7 @@ def expected_event_ids(tenant: SimulatedTenant, start: date, end: date) -> dict[
         out[room.email] = {
             e["id"]
             for e in tenant.calendar_view(room.email, ws, we)
-            if ws <= graph_instant(e["start"]) < we
+            if overlaps(*event_interval(e, room.timezone), ws, we)
         }
     return out
 

@@ -202,9 +202,22 @@ def is_online(event: Mapping[str, Any]) -> bool:
     )
 
 
+def floating_date(pair: Mapping[str, Any], zone: ZoneInfo) -> datetime:
+    """An all-day bound: the wall date Graph gives, at midnight in the room's zone (SPEC 5:
+    all-day events are floating dates; Graph's timeZone beside them is not their zone)."""
+    day = date.fromisoformat(pair["dateTime"][:10])
+    return datetime(day.year, day.month, day.day, tzinfo=zone).astimezone(UTC)
+
+
+def event_interval(event: Mapping[str, Any], zone: ZoneInfo) -> tuple[datetime, datetime]:
+    """The instants an event occupies on a room calendar in ``zone``."""
+    if event.get("isAllDay"):
+        return floating_date(event["start"], zone), floating_date(event["end"], zone)
+    return graph_datetime(event["start"]), graph_datetime(event["end"])
+
+
 def _booking(room: _Room, event: Mapping[str, Any], directory, adhoc_max: float) -> dict[str, Any]:
-    start_at = graph_datetime(event["start"])
-    end_at = graph_datetime(event["end"])
+    start_at, end_at = event_interval(event, room.zone)
     created_at = graph_timestamp(event.get("createdDateTime"))
     lead = _minutes(start_at - created_at) if created_at is not None else None
     series_id = event.get("seriesMasterId") or None
@@ -303,7 +316,9 @@ def compute_marts(
                     room, event, directory, adhoc_max_lead_minutes
                 )
         bookings = list(bookings_by_id.values())
-        fct.extend(b for b in bookings if b["booking_date"] in in_range)
+        # SPEC 5: a booking is in the fact table when it overlaps a date of the range,
+        # wherever it starts.
+        fct.extend(b for b in bookings if in_range.intersection(_days_of(b, room.zone)))
 
         per_day: dict[date, list[tuple[dict, float, tuple | None]]] = defaultdict(list)
         for booking in bookings:

@@ -14,7 +14,7 @@ from psycopg.rows import dict_row
 from roomcal_pipeline.cli.main import main
 from roomcal_pipeline.simulator import SimulatedTenant, SimulatorServer
 from tests.conftest import clean_roomcal_env
-from tests.integration.pipeline import configure, graph_instant, local_window
+from tests.integration.pipeline import configure, event_interval, local_window, overlaps
 from tests.integration.reference_metrics import MART_NAMES, NOT_FOUND, compute_marts
 
 pytestmark = pytest.mark.integration
@@ -73,11 +73,11 @@ def expected_marts(tenant: SimulatedTenant, url: str) -> dict[str, list[dict]]:
         if sim_room is None or sim_room.failure:
             continue
         ws, we = local_window(room["timezone"], START, END)
-        # A raw row belongs to the window holding its start (documented ownership rule).
+        # A window owns every event that overlaps it (documented ownership rule).
         events = [
             e
             for e in tenant.calendar_view(sim_room.email, ws, we)
-            if ws <= graph_instant(e["start"]) < we
+            if overlaps(*event_interval(e, room["timezone"]), ws, we)
         ]
         events_by_room[sim_room.email] = events
         for event in events:

@@ -78,12 +78,26 @@ def test_malformed_events_are_quarantined_and_reported(warehouse_url, roomcal_en
     assert injected["end_before_start"] not in raw_ids and bogus_id not in fct_ids
     assert not ({injected["end_before_start"], injected["unknown_timezone"], bogus_id} & fct_ids)
 
-    # Rooms with events set aside are not synced, reason error, naming the failed check.
-    assert status[victim.email][:2] == ("not_synced", "error")
+    # Rooms with events set aside stay synced (their valid events are in the marts), with
+    # the count and the failed checks in their detail.
+    assert status[victim.email][:2] == ("synced", None)
     assert "end before start" in status[victim.email][2]
-    assert status[gx_victim.email][:2] == ("not_synced", "error")
+    assert status[gx_victim.email][:2] == ("synced", None)
     assert "show_as" in status[gx_victim.email][2]
-    assert status[bystander.email][:2] == ("synced", None)
+    assert status[bystander.email] == ("synced", None, None)
+    with psycopg.connect(warehouse_url) as conn:
+        flagged = dict(
+            conn.execute(
+                "select room_email, events_quarantined from marts.room_sync_status"
+            ).fetchall()
+        )
+        victim_days = conn.execute(
+            "select count(*) from marts.room_booking_rate_daily where room_email = %s",
+            (victim.email,),
+        ).fetchone()[0]
+    assert flagged[victim.email] >= 4 and flagged[gx_victim.email] >= 1
+    assert flagged[bystander.email] == 0
+    assert victim_days >= 10  # its valid days stay in the marts
 
     checks = {e.asset_check_key: e for e in result.get_asset_check_evaluations()}
     warn = checks[AssetCheckKey(EVENTS, "no_quarantined_events")]

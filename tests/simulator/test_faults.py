@@ -1,4 +1,5 @@
-"""Fault injection and instrumentation: 429s, concurrency, 5xx, truncation, resets, latency."""
+"""Fault injection and instrumentation: 429s, concurrency, 5xx, gateway pages, truncation,
+resets, latency, revoked tokens."""
 
 from __future__ import annotations
 
@@ -9,6 +10,8 @@ from email.utils import parsedate_to_datetime
 import httpx
 import orjson
 import pytest
+
+from roomcal_pipeline.simulator import SimulatorServer
 
 from .conftest import ROOM, view_url
 
@@ -117,3 +120,50 @@ def test_faults_can_be_limited_to_paths_and_latency(sim, graph):
     t0 = time.perf_counter()
     graph.get(view_url(sim))
     assert time.perf_counter() - t0 >= 0.15
+
+
+def test_gateway_errors_answer_in_the_gateways_own_format(sim, graph):
+    sim.faults.gateway_error_probability = 1.0
+    sim.faults.gateway_statuses = (502,)
+    resp = graph.get(view_url(sim))
+    assert resp.status_code == 502 and resp.headers["Content-Type"] == "text/html"
+    assert resp.content.startswith(b"<html>") and b"<h1>502 Bad Gateway</h1>" in resp.content
+    sim.faults.gateway_statuses = (503,)
+    sim.faults.gateway_body = "empty"
+    resp = graph.get(view_url(sim))
+    assert resp.status_code == 503 and resp.content == b""
+    assert "Content-Type" not in resp.headers
+    sim.faults.gateway_statuses = (504,)
+    sim.faults.gateway_body = "text"
+    resp = graph.get(view_url(sim))
+    assert resp.status_code == 504 and resp.text == "Gateway Timeout"
+    assert resp.headers["Content-Type"].startswith("text/plain")
+    sim.faults.gateway_body = "mixed"
+    kinds = [graph.get(view_url(sim)).headers.get("Content-Type") for _ in range(3)]
+    assert kinds == ["text/html", None, "text/plain; charset=utf-8"]  # html, empty, text
+    injected = sim.stats.faults_injected
+    assert (injected["gateway"], injected["502"], injected["503"], injected["504"]) == (6, 1, 1, 4)
+
+
+def test_revoked_tokens_answer_401_and_the_token_endpoint_counts_requests(sim_tenant):
+    with SimulatorServer(sim_tenant, token=None) as server, httpx.Client(timeout=10) as http:
+
+        def new_token(**extra) -> str:
+            form = {"grant_type": "client_credentials", "client_id": "app", **extra}
+            return http.post(server.token_url, data=form).json()["access_token"]
+
+        def status(token: str) -> httpx.Response:
+            return http.get(view_url(server), headers={"Authorization": f"Bearer {token}"})
+
+        first = new_token()
+        assert status(first).status_code == 200
+        server.revoke_tokens()
+        resp = status(first)
+        assert resp.status_code == 401
+        assert resp.json()["error"]["code"] == "InvalidAuthenticationToken"
+        second = new_token(claims='{"access_token":{}}')
+        assert status(second).status_code == 200  # a new token is accepted
+        server.revoke_tokens(also_new=True)
+        assert status(new_token()).status_code == 401  # ... until new ones are revoked too
+        assert server.stats.token_requests == 3
+        assert server.stats.token_claims == [None, '{"access_token":{}}', None]

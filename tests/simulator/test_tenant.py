@@ -6,6 +6,7 @@ import csv
 import io
 from collections import Counter, defaultdict
 from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo
 
 import pytest
 
@@ -31,15 +32,23 @@ def test_same_seed_same_events_and_other_seed_differs():
     assert [e["id"] for e in a] != [e["id"] for e in c]
 
 
+def _instant(pair: dict, e: dict, zone: str) -> datetime:
+    """A wire start/end as an instant: all-day dates are the room's local midnights."""
+    wall = datetime.fromisoformat(pair["dateTime"][:26])
+    if e["isAllDay"]:
+        return wall.replace(tzinfo=ZoneInfo(zone)).astimezone(UTC)
+    return wall.replace(tzinfo=UTC)
+
+
 def test_calendar_view_is_ordered_overlapping_and_never_series_masters(sim_tenant):
     start, end = WINDOW
+    zone = "Australia/Adelaide"
     events = sim_tenant.calendar_view("adl-room-002@contoso.example", start, end)
-    keys = [(e["start"]["dateTime"], e["id"]) for e in events]
+    keys = [(_instant(e["start"], e, zone), e["id"]) for e in events]
     assert keys == sorted(keys)
     for e in events:
         assert e["type"] in {"singleInstance", "occurrence", "exception"}
-        s = datetime.fromisoformat(e["start"]["dateTime"][:26]).replace(tzinfo=UTC)
-        f = datetime.fromisoformat(e["end"]["dateTime"][:26]).replace(tzinfo=UTC)
+        s, f = _instant(e["start"], e, zone), _instant(e["end"], e, zone)
         assert s < end and f > start
         assert e["start"]["timeZone"] == "UTC" and len(e["start"]["dateTime"].split(".")[1]) == 7
 
@@ -100,13 +109,16 @@ def test_multi_room_meetings_share_ical_uid(sim_tenant):
 def test_half_hour_zone_and_dst():
     tenant = SimulatedTenant(seed=1, today=TODAY)
     kolkata = tenant.calendar_view("blr-room-001@contoso.example", *WINDOW)
+    assert any(e["isAllDay"] for e in kolkata) and any(not e["isAllDay"] for e in kolkata)
     for e in kolkata:
         utc = datetime.fromisoformat(e["start"]["dateTime"][:26])
         local = (utc + timedelta(hours=5, minutes=30)).time()
-        if e["isAllDay"]:
-            assert local.hour == 0 and local.minute == 0 and utc.minute == 30
-        else:
-            assert (7, 30) <= (local.hour, local.minute) < (18, 0)
+        if e["isAllDay"]:  # floating dates: midnight on the wire, not 18:30 UTC
+            assert utc.hour == 0 and utc.minute == 0
+        else:  # bookings start on local quarter hours, so at :00/:15/:30/:45 +05:30 in UTC
+            assert local.minute % 15 == 0 and utc.minute % 15 == 0
+            if e["type"] != "singleInstance":
+                assert (7, 0) <= (local.hour, local.minute) < (19, 30)
     # Adelaide moves from +09:30 to +10:30 on 2026-10-04: the same local series slot shifts in UTC.
     before = tenant.calendar_view(
         "adl-room-002@contoso.example",
@@ -166,6 +178,6 @@ def test_registry_csv_contains_special_rows(sim_tenant):
 def test_large_tenant_is_lazy():
     tenant = SimulatedTenant(seed=5, rooms_per_building=250, bookings_per_day=20, today=TODAY)
     assert len([r for r in tenant.rooms if r.email]) >= 1000
-    assert not tenant._stores
+    assert not tenant.store.rooms
     day = tenant.calendar_view(tenant.rooms[700].email, *WINDOW)
-    assert len(day) > 100 and not tenant._stores
+    assert len(day) > 100 and not tenant.store.rooms

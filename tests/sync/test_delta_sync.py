@@ -30,7 +30,7 @@ from roomcal_pipeline.simulator import FaultConfig, SimulatedTenant, SimulatorSe
 from roomcal_pipeline.transform.project import dbt_project
 from roomcal_pipeline.warehouse.rooms import replace_rooms
 from roomcal_pipeline.warehouse.schema import migrate
-from tests.integration.pipeline import configure, graph_instant
+from tests.integration.pipeline import configure, event_interval, graph_instant, overlaps
 
 pytestmark = pytest.mark.integration
 
@@ -38,24 +38,15 @@ TODAY = date.today()
 WINDOW = rolling_window(TODAY, DEFAULT_DAYS_BACK, DEFAULT_DAYS_AHEAD)
 
 
-def truth(tenant: SimulatedTenant, rooms) -> set[tuple]:
-    """(room, id, start, end, cancelled, showAs) of every event whose start is in the window."""
+def truth(tenant: SimulatedTenant, rooms, window=WINDOW) -> set[tuple]:
+    """(room, id, start, end, cancelled, showAs) of every event overlapping the window."""
     out = set()
     for room in rooms:
-        ws, we = local_window(room, *WINDOW)
+        ws, we = local_window(room, *window)
         for e in tenant.calendar_view(room.email, ws, we):
-            start = graph_instant(e["start"])
-            if ws <= start < we:
-                out.add(
-                    (
-                        room.email,
-                        e["id"],
-                        start,
-                        graph_instant(e["end"]),
-                        e["isCancelled"],
-                        e["showAs"],
-                    )
-                )
+            start, end = event_interval(e, room.timezone)
+            if overlaps(start, end, ws, we):
+                out.add((room.email, e["id"], start, end, e["isCancelled"], e["showAs"]))
     return out
 
 
@@ -106,7 +97,14 @@ def mutate(tenant, room, step: int) -> None:
     """Create, move, cancel and delete, like people do between two syncs."""
     ws, we = local_window(room, TODAY, TODAY + timedelta(days=14))
     events = [e for e in tenant.calendar_view(room.email, ws, we) if not e["isCancelled"]]
-    singles = [e for e in events if e["type"] == "singleInstance"]
+    # One-off meetings of a few hours (the tenant also has all-day events and multi-day blocks).
+    singles = [
+        e
+        for e in events
+        if e["type"] == "singleInstance"
+        and not e.get("isAllDay")
+        and graph_instant(e["end"]) - graph_instant(e["start"]) <= timedelta(hours=4)
+    ]
     occurrences = [e for e in events if e["type"] == "occurrence"]
     # Which events exist depends on today's date: never index past what the tenant has.
     cancelled = occurrences[step + 1] if len(occurrences) > step + 1 else singles[step + 4]

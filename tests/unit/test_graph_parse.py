@@ -1,4 +1,5 @@
 from datetime import UTC, datetime
+from zoneinfo import ZoneInfo
 
 import pytest
 
@@ -58,16 +59,46 @@ def test_bad_pairs_raise_without_value(pair):
     assert "yesterday" not in str(err.value)
 
 
+UTC_ZONE = ZoneInfo("UTC")
+
+
 def test_event_row_rejects_with_reason_naming_fields_only():
     base = {"id": "e1", "start": {"dateTime": "2026-11-02T10:00:00", "timeZone": "UTC"}}
     with pytest.raises(RejectedEvent, match="end before start"):
         event_row(
-            "r@x.example", {**base, "end": {"dateTime": "2026-11-02T09:00:00", "timeZone": "UTC"}}
+            "r@x.example",
+            {**base, "end": {"dateTime": "2026-11-02T09:00:00", "timeZone": "UTC"}},
+            UTC_ZONE,
         )
     with pytest.raises(RejectedEvent, match="missing end"):
-        event_row("r@x.example", base)
+        event_row("r@x.example", base, UTC_ZONE)
     with pytest.raises(RejectedEvent, match="missing id"):
-        event_row("r@x.example", {})
+        event_row("r@x.example", {}, UTC_ZONE)
+
+
+@pytest.mark.parametrize(
+    ("zone", "start_utc", "end_utc"),
+    [
+        # (room zone, expected UTC instants of an all-day event on 2026-11-16)
+        ("America/New_York", "2026-11-16T05:00:00+00:00", "2026-11-17T05:00:00+00:00"),
+        ("Europe/Amsterdam", "2026-11-15T23:00:00+00:00", "2026-11-16T23:00:00+00:00"),
+        ("Asia/Kolkata", "2026-11-15T18:30:00+00:00", "2026-11-16T18:30:00+00:00"),
+        ("Australia/Sydney", "2026-11-15T13:00:00+00:00", "2026-11-16T13:00:00+00:00"),
+    ],
+)
+@pytest.mark.parametrize("wire_zone", ["UTC", "Pacific Standard Time", "Asia/Tokyo"])
+def test_all_day_events_are_floating_dates_in_the_room_zone(zone, start_utc, end_utc, wire_zone):
+    """Graph sends all-day events as midnight to midnight in whatever zone was asked for:
+    the wall date counts, at the room's own midnight, whatever `timeZone` says."""
+    event = {
+        "id": "e1",
+        "isAllDay": True,
+        "start": {"dateTime": "2026-11-16T00:00:00.0000000", "timeZone": wire_zone},
+        "end": {"dateTime": "2026-11-17T00:00:00.0000000", "timeZone": wire_zone},
+    }
+    row = event_row("r@x.example", event, ZoneInfo(zone))
+    assert row[5:7] == (datetime.fromisoformat(start_utc), datetime.fromisoformat(end_utc))
+    assert row[9] is True
 
 
 @pytest.mark.parametrize(

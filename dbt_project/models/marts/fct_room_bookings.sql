@@ -4,7 +4,7 @@
         incremental_strategy='delete+insert',
         unique_key=['room_email', 'event_id'],
         on_schema_change='append_new_columns',
-        pre_hook="{{ roomcal_delete_window('booking_date') }}",
+        pre_hook="{{ roomcal_delete_span_window('booking_date', 'last_booking_date') }}",
         tags=['partitioned', 'daily'],
         indexes=[
             {'columns': ['room_email', 'event_id'], 'unique': true},
@@ -13,18 +13,19 @@
     )
 }}
 
--- One booking on one room calendar, on a local date covered by a synced result of the room.
--- booking_date (the local date of the start) is the partition key.
-with in_window as (
+-- One booking on one room calendar that overlaps at least one local date covered by a synced
+-- result of the room. A booking that spans days belongs to every window it overlaps: a build
+-- of the window [min_date, max_date) deletes the rows whose [booking_date, last_booking_date]
+-- overlaps it and inserts every booking overlapping it, wherever it starts.
+with spanned as (
 
     select
         room_email,
         event_id,
-        sum(minutes_in_window) as booked_minutes_in_window
+        sum(minutes_in_window) as booked_minutes_in_window,
+        bool_or({{ roomcal_date_in_window('booking_date') }}) as overlaps_window
     from {{ ref('int_booking_days') }}
-    where
-        {{ roomcal_date_in_window('start_date') }}
-        and {{ roomcal_utc_prefilter('start_at', 'end_at') }}
+    where {{ roomcal_utc_prefilter('start_at', 'end_at') }}
     group by room_email, event_id
 
 )
@@ -33,6 +34,7 @@ select
     bookings.room_email,
     bookings.event_id,
     bookings.booking_date,
+    bookings.last_local_date as last_booking_date,
     bookings.start_at,
     bookings.end_at,
     bookings.created_at,
@@ -51,14 +53,10 @@ select
     bookings.show_as,
     bookings.online_meeting_provider,
     bookings.duration_minutes,
-    coalesce(in_window.booked_minutes_in_window, 0) as booked_minutes_in_window
+    spanned.booked_minutes_in_window
 from {{ ref('int_bookings') }} as bookings
-inner join {{ ref('int_room_calendar_days') }} as calendar
+inner join spanned
     on
-        bookings.room_email = calendar.room_email
-        and bookings.booking_date = calendar.local_date
-left join in_window
-    on
-        bookings.room_email = in_window.room_email
-        and bookings.event_id = in_window.event_id
-where {{ roomcal_date_in_window('bookings.booking_date') }}
+        bookings.room_email = spanned.room_email
+        and bookings.event_id = spanned.event_id
+where spanned.overlaps_window

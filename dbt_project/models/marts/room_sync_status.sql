@@ -1,6 +1,8 @@
 {{ config(tags=['unpartitioned']) }}
 
--- Every registered room with the status of its latest sync result.
+-- Every registered room with the status of its latest sync result. A room whose latest run
+-- set some events aside in quarantine stays synced (its valid events are in the marts), with
+-- events_quarantined and the reasons in detail.
 with results as (
 
     select
@@ -56,6 +58,7 @@ select
     end as detail,
     latest_synced.finished_at as last_synced_at,
     latest_synced.events_loaded as events_synced,
+    coalesce(latest_synced.events_quarantined, 0) as events_quarantined,
     rooms.room_key,
     latest.run_id as latest_run_id,
     latest.finished_at as latest_attempt_at,

@@ -1,0 +1,339 @@
+"""The synthetic organisation: buildings, rooms (and how some misbehave), people, registry.
+
+Everything here is a pure function of the seed; calendars live in `generator.py`.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import random
+from dataclasses import dataclass, replace
+from zoneinfo import ZoneInfo
+
+DOMAIN = "contoso.example"
+EXTERNAL_DOMAINS = ("fabrikam.example", "northwind.example", "adatum.example")
+FAILURES = ("mailbox_not_found", "mailbox_not_enabled", "access_denied")
+
+_FIRST = (
+    "Ada",
+    "Ben",
+    "Chloe",
+    "Dev",
+    "Elena",
+    "Farid",
+    "Grace",
+    "Hiro",
+    "Ines",
+    "Jonas",
+    "Kavya",
+    "Liam",
+    "Maya",
+    "Noah",
+    "Olu",
+    "Priya",
+    "Quinn",
+    "Rosa",
+    "Sam",
+    "Tara",
+)
+_LAST = (
+    "Adams",
+    "Bose",
+    "Chen",
+    "Dubois",
+    "Evans",
+    "Fischer",
+    "Gupta",
+    "Hughes",
+    "Ivanova",
+    "Jones",
+    "Kumar",
+    "Lopez",
+    "Murphy",
+    "Nakamura",
+    "Okafor",
+    "Patel",
+)
+_DEPARTMENTS = (
+    "Engineering",
+    "Sales",
+    "Marketing",
+    "Finance",
+    "Human Resources",
+    "Legal",
+    "Operations",
+    None,
+)
+_ROOM_NAMES = (
+    "Aurora",
+    "Beacon",
+    "Cedar",
+    "Delta",
+    "Ember",
+    "Fjord",
+    "Granite",
+    "Harbor",
+    "Iris",
+    "Juniper",
+    "Kestrel",
+    "Lagoon",
+    "Maple",
+    "Nimbus",
+    "Orchid",
+    "Pebble",
+)
+
+# (name, code, IANA zone, city, country)
+BUILDINGS = (
+    ("London HQ", "lon", "Europe/London", "London", "United Kingdom"),
+    ("New York Office", "nyc", "America/New_York", "New York", "United States"),
+    ("Bangalore Campus", "blr", "Asia/Kolkata", "Bengaluru", "India"),
+    ("Adelaide Hub", "adl", "Australia/Adelaide", "Adelaide", "Australia"),
+)
+_BUILDING_BY_NAME = {b[0]: b for b in BUILDINGS}
+
+
+@dataclass(frozen=True)
+class SimRoom:
+    """One room of the simulated tenant and how it misbehaves."""
+
+    email: str | None
+    name: str
+    building: str
+    floor: int
+    capacity: int
+    timezone: str
+    failure: str | None
+    business_hours: str | None
+    business_days: str | None
+    in_places: bool = True
+    in_registry: bool = True
+
+
+@dataclass(frozen=True)
+class SimUser:
+    """A directory user who can organise or attend meetings."""
+
+    address: str
+    name: str
+    department: str | None
+
+
+def building_of(room: SimRoom) -> tuple[str, str, str, str, str]:
+    """The BUILDINGS row of a room: (name, code, zone, city, country)."""
+    return _BUILDING_BY_NAME[room.building]
+
+
+class Organisation:
+    """Directory of the synthetic tenant: people, rooms, room pairs and the registry CSV."""
+
+    def __init__(self, seed: int, rooms_per_building: int) -> None:
+        self.seed = seed
+        self._zones: dict[str, ZoneInfo] = {}
+        self.users: list[SimUser] = self._make_users()
+        self.externals: list[SimUser] = self._make_externals()
+        self._users_by_addr = {u.address: u for u in self.users}
+        self.rooms: list[SimRoom] = self._make_rooms(rooms_per_building)
+        self._by_email = {r.email.lower(): r for r in self.rooms if r.email}
+        # Position of each room among its building's mailboxes (stable under set_room_failure).
+        self.position: dict[str, int] = {}
+        for bname, *_ in BUILDINGS:
+            mine = [r.email for r in self.rooms if r.building == bname and r.email]
+            self.position.update({email: i for i, email in enumerate(mine)})
+        self.partner = self._make_pairs()
+
+    def _make_users(self) -> list[SimUser]:
+        rng = random.Random(f"{self.seed}|users")
+        users, seen = [], set()
+        while len(users) < 48:
+            first, last = rng.choice(_FIRST), rng.choice(_LAST)
+            addr = f"{first}.{last}@{DOMAIN}".lower()
+            if addr in seen:
+                continue
+            seen.add(addr)
+            users.append(
+                SimUser(addr, f"{first} {last}", _DEPARTMENTS[len(users) % len(_DEPARTMENTS)])
+            )
+        return users
+
+    def _make_externals(self) -> list[SimUser]:
+        rng = random.Random(f"{self.seed}|externals")
+        out = []
+        for i in range(12):
+            first, last = rng.choice(_FIRST), rng.choice(_LAST)
+            dom = EXTERNAL_DOMAINS[i % len(EXTERNAL_DOMAINS)]
+            out.append(SimUser(f"{first}.{last}{i}@{dom}".lower(), f"{first} {last}", None))
+        return out
+
+    def _make_rooms(self, per_building: int) -> list[SimRoom]:
+        rng = random.Random(f"{self.seed}|rooms")
+        rooms: list[SimRoom] = []
+        for bi, (bname, code, zone, city, _country) in enumerate(BUILDINGS):
+            for i in range(per_building):
+                label = _ROOM_NAMES[i % len(_ROOM_NAMES)] + (
+                    "" if i < len(_ROOM_NAMES) else f" {i}"
+                )
+                rooms.append(
+                    SimRoom(
+                        email=f"{code}-room-{i + 1:03d}@{DOMAIN}",
+                        name=f"{city} {label}",
+                        building=bname,
+                        floor=1 + i // 4,
+                        capacity=rng.choice((4, 6, 8, 10, 12, 16, 20)),
+                        timezone=zone,
+                        failure=None,
+                        business_hours="08:00-18:00" if (bi == 1 and i == 0) else None,
+                        business_days="Mon,Wed,Fri" if (bi == 3 and i == 0) else None,
+                        # One healthy registered room the places API does not list.
+                        in_places=not (bi == 2 and i == per_building - 1),
+                    )
+                )
+        rooms += [
+            SimRoom(
+                f"lon-boardroom@{DOMAIN}",
+                "London Boardroom",
+                "London HQ",
+                5,
+                24,
+                "Europe/London",
+                "access_denied",
+                None,
+                None,
+            ),
+            SimRoom(
+                f"nyc-legacy-room@{DOMAIN}",
+                "New York Legacy",
+                "New York Office",
+                2,
+                8,
+                "America/New_York",
+                "mailbox_not_enabled",
+                None,
+                None,
+            ),
+            SimRoom(
+                f"blr-ghost-room@{DOMAIN}",
+                "Bangalore Ghost",
+                "Bangalore Campus",
+                3,
+                6,
+                "Asia/Kolkata",
+                "mailbox_not_found",
+                None,
+                None,
+                in_places=False,
+            ),
+            SimRoom(
+                None,
+                "Adelaide Pop-up",
+                "Adelaide Hub",
+                1,
+                4,
+                "Australia/Adelaide",
+                None,
+                None,
+                None,
+                in_places=False,
+            ),
+            SimRoom(
+                f"adl-annex@{DOMAIN}",
+                "Adelaide Annex",
+                "Adelaide Hub",
+                2,
+                10,
+                "Australia/Adelaide",
+                None,
+                None,
+                None,
+                in_registry=False,
+            ),
+        ]
+        return rooms
+
+    def _make_pairs(self) -> dict[str, str]:
+        """Pair neighbouring healthy rooms of a building for multi-room meetings."""
+        partner: dict[str, str] = {}
+        for bname, *_ in BUILDINGS:
+            healthy = [
+                r.email
+                for r in self.rooms
+                if r.building == bname and r.email and r.failure is None and r.in_registry
+            ]
+            for a, b in zip(healthy[0::2], healthy[1::2], strict=False):
+                partner[a], partner[b] = b, a
+        return partner
+
+    def room(self, email: str | None) -> SimRoom | None:
+        """Room by (case-insensitive) email, or None."""
+        return self._by_email.get(email.lower()) if email else None
+
+    def require(self, email: str) -> SimRoom:
+        """Room by email; KeyError if the tenant has no such room."""
+        room = self.room(email)
+        if room is None:
+            raise KeyError(email)
+        return room
+
+    def user(self, address: str) -> SimUser | None:
+        """Directory user by address, or None (rooms are users without a department)."""
+        addr = address.lower()
+        if addr in self._users_by_addr:
+            return self._users_by_addr[addr]
+        room = self._by_email.get(addr)
+        return SimUser(room.email, room.name, None) if room else None  # type: ignore[arg-type]
+
+    def department(self, address: str) -> str | None:
+        """The organizer's department; KeyError for addresses outside the directory."""
+        user = self.user(address)
+        if user is None:
+            raise KeyError(address)
+        return user.department
+
+    def zone(self, room: SimRoom) -> ZoneInfo:
+        """Cached ZoneInfo of a room."""
+        z = self._zones.get(room.timezone)
+        if z is None:
+            z = self._zones[room.timezone] = ZoneInfo(room.timezone)
+        return z
+
+    def registry_csv(self) -> str:
+        """The room registry (SPEC section 3) listing every room with in_registry."""
+        buf = io.StringIO()
+        w = csv.writer(buf, lineterminator="\n")
+        w.writerow(
+            [
+                "email",
+                "name",
+                "building",
+                "floor",
+                "capacity",
+                "timezone",
+                "business_hours",
+                "business_days",
+            ]
+        )
+        for r in self.rooms:
+            if r.in_registry:
+                w.writerow(
+                    [
+                        r.email or "",
+                        r.name,
+                        r.building,
+                        r.floor,
+                        r.capacity,
+                        r.timezone,
+                        r.business_hours or "",
+                        r.business_days or "",
+                    ]
+                )
+        return buf.getvalue()
+
+    def set_room_failure(self, email: str, failure: str | None) -> None:
+        """Force (or clear) a mailbox failure at runtime."""
+        if failure is not None and failure not in FAILURES:
+            raise ValueError(f"unknown failure {failure!r}")
+        room = self.require(email)
+        new = replace(room, failure=failure)
+        self.rooms[self.rooms.index(room)] = new
+        self._by_email[email.lower()] = new
