@@ -256,10 +256,10 @@ def test_bookings_that_span_days_survive_syncs_window_moves_and_partition_reruns
         configure(roomcal_env, server, tenant, url, tmp_path)
         data_dir = Settings.from_env().data_dir
         assert run_assets(today - timedelta(days=1), today, data_dir, rooms=[room.email]).success
-        for days in (0, 1, 3, 8):  # the window's start passes both short blocks' starts
+        for days in (0, 2, 8):  # the window's start passes both short blocks, then their ends
             assert run_sync(data_dir, [room.email], today + timedelta(days=days)).success
             check(f"sync today+{days}")
-        for offset in (9, 8, 7, 6):  # re-run every partition the short blocks overlap
+        for offset in (8, 6):  # re-run partitions the short blocks overlap (both; block end)
             day = today - timedelta(days=offset)
             assert run_assets(day, day + timedelta(days=1), data_dir, rooms=[room.email]).success
             check(f"partition {day}")

@@ -122,34 +122,31 @@ def test_a_room_failing_after_others_on_the_same_worker_keeps_their_commits(
 def test_killed_syncs_at_random_points_never_advance_a_link_without_its_data(
     server_warehouse_url, roomcal_env, tmp_path
 ):
-    """SIGKILL `roomcal sync` at seeded random moments: after each kill, every stored
-    deltaLink still has its rows (a resumed round converges), and the next full sync
-    equals the tenant."""
+    """SIGKILL `roomcal sync` at seeded random moments of a full round, after the tenant
+    changed: a room whose deltaLink moved holds the tenant's new truth, a room whose link
+    did not move holds exactly its previous rows; the next sync converges."""
     url = server_warehouse_url
     tenant = SimulatedTenant(seed=73, today=TODAY, history_days=10, future_days=35)
+    prepare(url, tenant)
     rooms = healthy(tenant, 6)
     emails = ",".join(sorted(r.email for r in rooms))
     rng = random.Random(73)
     with SimulatorServer(tenant) as server:
         configure(roomcal_env, server, tenant, url, tmp_path)
-        from roomcal_pipeline.cli.main import main
-
-        assert (
-            main(
-                [
-                    "run",
-                    "--start",
-                    TODAY.isoformat(),
-                    "--end",
-                    (TODAY + timedelta(days=1)).isoformat(),
-                    "--rooms",
-                    emails,
-                ]
-            )
-            == 0
-        )
         server.faults.latency_ms = 40
         for kill in range(3):
+            for room in rooms:  # something to sync in every room
+                day = TODAY + timedelta(days=1 + kill)
+                tenant.add_event(
+                    room.email,
+                    {
+                        "start": {"dateTime": f"{day}T07:00:00", "timeZone": "UTC"},
+                        "end": {"dateTime": f"{day}T07:30:00", "timeZone": "UTC"},
+                    },
+                )
+            server.expire_delta_tokens()  # every room reads its whole window again
+            links_before = _delta_links(url)
+            rows_before = stored(url, {r.email for r in rooms})
             before = server.stats.total_requests
             proc = subprocess.Popen(
                 [sys.executable, "-m", "roomcal_pipeline.cli.main", "sync", "--rooms", emails],
@@ -157,17 +154,24 @@ def test_killed_syncs_at_random_points_never_advance_a_link_without_its_data(
                 stdout=subprocess.DEVNULL,
                 stderr=subprocess.DEVNULL,
             )
-            wanted = rng.randrange(2, 40)  # requests to let through before the kill
+            wanted = rng.randrange(1, 3 * len(rooms))  # requests to let through first
             deadline = time.time() + 90
-            while time.time() < deadline and server.stats.total_requests - before < wanted:
-                time.sleep(0.02)
+            while (
+                time.time() < deadline
+                and proc.poll() is None
+                and server.stats.total_requests - before < wanted
+            ):
+                time.sleep(0.01)
             proc.send_signal(signal.SIGKILL)
             proc.wait(30)
-            # A link is only ever stored with its rows: the rooms that have one hold exactly
-            # the window's truth for it (nothing changed in the tenant since).
-            linked = [r for r in rooms if r.email in _delta_links(url)]
-            assert stored(url, {r.email for r in linked}) == truth(tenant, linked), kill
+            links = _delta_links(url)
+            moved = [r for r in rooms if links.get(r.email) != links_before.get(r.email)]
+            kept = {r.email for r in rooms} - {r.email for r in moved}
+            assert stored(url, {r.email for r in moved}) == truth(tenant, moved), kill
+            assert stored(url, kept) == {row for row in rows_before if row[0] in kept}, kill
         server.faults.latency_ms = 0
+        from roomcal_pipeline.cli.main import main
+
         assert main(["sync", "--rooms", emails]) == 0
     assert set(_delta_links(url)) == {r.email for r in rooms}
     assert stored(url, {r.email for r in rooms}) == truth(tenant, rooms)
@@ -241,12 +245,18 @@ def test_terminating_a_running_extraction_ends_it_within_ten_seconds(
     url = server_warehouse_url
     tenant = SimulatedTenant(seed=83, today=TODAY, history_days=60, future_days=10)
     start, end = TODAY - timedelta(days=56), TODAY
+    prepare(url, tenant)
+    rooms = healthy(tenant)
     with SimulatorServer(tenant) as server:
         configure(roomcal_env, server, tenant, url, tmp_path)
-        from roomcal_pipeline.cli.main import main
 
-        one_day = [(TODAY - timedelta(days=1)).isoformat(), TODAY.isoformat()]
-        assert main(["run", "--start", one_day[0], "--end", one_day[1]]) == 0
+        async def first_load():
+            async with _client(server) as client:
+                return await extract_rooms(
+                    rooms, TODAY - timedelta(days=7), TODAY, client, url, "first"
+                )
+
+        assert all(r.status == "synced" for r in asyncio.run(first_load()))
         before = loaded_event_ids(url)
         server.faults.latency_ms = 300
         proc = subprocess.Popen(
