@@ -94,25 +94,31 @@ select 1
 {%- endif -%}
 {%- endmacro %}
 
+{#- SQL predicate: rows spanning local dates [first_column, last_column] that overlap the window. -#}
+{% macro roomcal_span_in_window(first_column, last_column) -%}
+{%- set lo = roomcal_window_var('min_date') -%}
+{%- set hi = roomcal_window_var('max_date') -%}
+{%- if lo is none and hi is none -%}
+        true
+    {%- else -%}
+{%- if lo is not none %}{{ last_column }} >= date '{{ lo }}'{% endif -%}
+{%- if lo is not none and hi is not none %} and {% endif -%}
+{%- if hi is not none %}{{ first_column }} < date '{{ hi }}'{% endif -%}
+{%- endif -%}
+{%- endmacro %}
+
 {#-
   pre_hook of incremental marts whose rows span local dates (a booking from first_column to
   last_column, both inclusive): delete the rows that overlap the window, so that a booking
-  deleted or moved in raw leaves every window it overlapped. Runs in the model's transaction.
+  deleted or moved in raw leaves every window it overlapped; the model inserts again every
+  row that overlaps the window. Runs in the model's transaction.
 -#}
 {% macro roomcal_delete_span_window(first_column, last_column) -%}
 {%- if is_incremental() -%}
-{%- set lo = roomcal_window_var('min_date') -%}
-{%- set hi = roomcal_window_var('max_date') -%}
 {#- A table built before last_column existed: its rows were keyed on their first date. -#}
 {%- set existing = adapter.get_columns_in_relation(this) | map(attribute='name') | list -%}
 {%- if last_column not in existing -%}{%- set last_column = first_column -%}{%- endif -%}
-            delete from {{ this }} where
-            {%- if lo is none and hi is none %} true
-            {%- else %}
-                {%- if lo is not none %} {{ last_column }} >= date '{{ lo }}'{% endif -%}
-                {%- if lo is not none and hi is not none %} and{% endif -%}
-                {%- if hi is not none %} {{ first_column }} < date '{{ hi }}'{% endif -%}
-            {%- endif -%}
+            delete from {{ this }} where {{ roomcal_span_in_window(first_column, last_column) }}
 {%- else -%}
 select 1
 {%- endif -%}

@@ -7,15 +7,17 @@ from psycopg import sql
 
 from roomcal_pipeline.warehouse.discovery import DiscoveryReport, discovery_report
 
-# What an admin should do for each reason code (SPEC section 6).
+# What an admin should do for each reason code ({detail} is the room's status detail).
 ADVICE = {
     "no_email": "add the room's mailbox email to the registry",
     "mailbox_not_found": "check the email: no such mailbox in the tenant",
     "mailbox_not_enabled": "the mailbox is inactive, soft-deleted or on-premises: ask the Exchange admin",
     "access_denied": "ask the Exchange admin to include the room in the application access policy",
-    "auth_failed": "check the app's credentials (AZURE_* variables) and its Calendars.Read consent",
+    "auth_failed": "check the credential (ROOMCAL_GRAPH_TOKEN, or the AZURE_* app settings) and the app's Calendars.Read consent",
     "throttled": "Graph kept throttling this mailbox; it will be retried on the next run",
     "error": "see the detail in raw.room_sync_results; fix, then re-run the room (--rooms)",
+    "not_registered": "none: kept for its history; add it back to the registry to sync it again",
+    "invalid_registry_row": "fix the registry row ({detail}); its history is kept",
 }
 REASON_TEXT = {
     "no_email": "no email in the registry",
@@ -25,6 +27,8 @@ REASON_TEXT = {
     "auth_failed": "authentication failed",
     "throttled": "throttled by Graph",
     "error": "error",
+    "not_registered": "left the registry (history kept)",
+    "invalid_registry_row": "registry row is malformed",
 }
 
 
@@ -51,6 +55,15 @@ def run_summary(conn: psycopg.Connection, run_id: str) -> str:
         width = max(len(r[0]) for r in failed)
         for room, _, reason, _, *_ in failed:
             lines.append(f"  {room:<{width}}  {reason:<20} {ADVICE.get(reason, '')}")
+    unregistered = conn.execute(
+        "select coalesce(room_email, room_name), registry_status, coalesce(registry_detail, '')"
+        " from raw.rooms where registry_status <> 'registered' order by registry_line, room_key"
+    ).fetchall()
+    if unregistered:
+        lines.append("Rooms kept for their history, not synced:")
+        width = max(len(r[0]) for r in unregistered)
+        for room, status, detail in unregistered:
+            lines.append(f"  {room:<{width}}  {status:<20} {detail}")
     marts = mart_row_counts(conn)
     if marts:
         lines.append("Marts (schema marts): " + ", ".join(f"{t} {n}" for t, n in marts.items()))
@@ -83,7 +96,7 @@ def status_table(conn: psycopg.Connection) -> str:
         )
     rows = conn.execute(
         "select coalesce(room_email, '(no email)'), room_name, status, reason, last_synced_at,"
-        " events_synced, coalesce(events_quarantined, 0)"
+        " events_synced, coalesce(events_quarantined, 0), coalesce(detail, '')"
         " from marts.room_sync_status order by status desc, room_name"
     ).fetchall()
     header = ("room", "name", "status", "reason", "last synced", "events", "what to do")
@@ -95,11 +108,11 @@ def status_table(conn: psycopg.Connection) -> str:
             REASON_TEXT.get(reason, reason or ""),
             last_ok.strftime("%Y-%m-%d %H:%M") if last_ok else "-",
             str(events) if events is not None else "-",
-            ADVICE.get(reason, "run roomcal run for this room")
+            ADVICE.get(reason, "run roomcal run for this room").format(detail=detail)
             if status != "synced"
             else (QUARANTINE_ADVICE.format(n=quarantined) if quarantined else ""),
         )
-        for email, name, status, reason, last_ok, events, quarantined in rows
+        for email, name, status, reason, last_ok, events, quarantined, detail in rows
     ]
     widths = [max(len(str(x)) for x in col) for col in zip(header, *table, strict=False)]
     fmt = "  ".join(f"{{:<{w}}}" for w in widths)

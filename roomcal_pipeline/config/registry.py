@@ -1,4 +1,4 @@
-"""The room registry CSV (SPEC section 3): one bad row is reported, the others still load."""
+"""The room registry CSV (docs/configuration.md): one bad row is reported, the others still load."""
 
 from __future__ import annotations
 
@@ -44,6 +44,8 @@ class Room:
 class RegistryIssue:
     line: int
     reason: str
+    room_key: str | None = None  # the room the row names, when its email (or name) is readable
+    room_name: str | None = None
 
     def __str__(self) -> str:
         return f"line {self.line}: {self.reason}"
@@ -59,7 +61,9 @@ def load_registry(
         text = Path(path).read_text(encoding="utf-8-sig")
     except OSError as exc:
         raise ConfigError(f"ROOMCAL_ROOMS_FILE: cannot read {path}: {exc.strerror}") from None
-    return parse_registry(text, default_timezone, default_hours, default_days)
+    return parse_registry(
+        text, default_timezone, default_hours, default_days, source=f"ROOMCAL_ROOMS_FILE {path}"
+    )
 
 
 def parse_registry(
@@ -67,12 +71,27 @@ def parse_registry(
     default_timezone: str = "UTC",
     default_hours: tuple[int, int] = (9 * 60, 17 * 60),
     default_days: frozenset[int] = frozenset(range(1, 6)),
+    source: str = "room registry",
 ) -> tuple[list[Room], list[RegistryIssue]]:
+    """Rooms and rejected rows; ConfigError (one line, naming `source`) without a header."""
     reader = csv.DictReader(io.StringIO(text.lstrip("\ufeff")))
     header = [(h or "").strip().lower() for h in (reader.fieldnames or [])]
     missing = [c for c in REQUIRED_COLUMNS if c not in header]
     if missing:
-        raise ConfigError(f"room registry: header lacks column(s) {', '.join(missing)}")
+        expected = f"{','.join(REQUIRED_COLUMNS)} (then optionally business_hours,business_days)"
+        first = next(iter(text.lstrip("\ufeff").splitlines()), "").strip()
+        if not first:
+            raise ConfigError(
+                f"{source} is empty: its first line must be the header row {expected}"
+            )
+        if len(missing) == len(REQUIRED_COLUMNS):  # no header at all: a room row comes first
+            shown = first if len(first) <= 60 else first[:59] + "…"
+            raise ConfigError(
+                f"{source} has no header row: its first line must be {expected}; it is {shown!r}"
+            )
+        raise ConfigError(
+            f"{source}: the header row lacks column(s) {', '.join(missing)}; expected {expected}"
+        )
     reader.fieldnames = header
     rooms: list[Room] = []
     issues: list[RegistryIssue] = []
@@ -87,7 +106,8 @@ def parse_registry(
         try:
             room = _parse_row(row, line, default_timezone, default_hours, default_days)
         except ValueError as exc:
-            issues.append(RegistryIssue(line, str(exc)))
+            key, name = _row_identity(row)
+            issues.append(RegistryIssue(line, str(exc), key, name))
             continue
         if room.key in seen:
             what = f"email {room.email}" if room.email else f"room {room.name!r} without email"
@@ -98,6 +118,18 @@ def parse_registry(
         seen[room.key] = line
         rooms.append(room)
     return rooms, issues
+
+
+def _row_identity(row) -> tuple[str | None, str | None]:
+    """The key and name of the room a malformed row is about, when they can be read, so
+    that the room shows up as `invalid_registry_row` instead of vanishing."""
+    email = (row.get("email") or "").strip().lower()
+    name = (row.get("name") or "").strip()
+    if email and _EMAIL_RE.match(email):
+        return email, name or email
+    if not email and name:
+        return f"noemail:{name.lower()}", name
+    return None, None
 
 
 def _parse_row(row, line, default_timezone, default_hours, default_days) -> Room:

@@ -145,6 +145,21 @@ MIGRATIONS: list[tuple[int, str]] = [
             'Allowlisted series masters seen by delta sync, to complete partial occurrences.';
         """,
     ),
+    (
+        4,
+        """
+        alter table raw.rooms
+            add column if not exists registry_status text not null default 'registered'
+                check (registry_status in ('registered', 'not_registered', 'invalid_registry_row')),
+            add column if not exists registry_detail text;
+        comment on table raw.room_events is
+            'Room calendar events, only the allowlisted attributes (docs/privacy.md), each '
+            'stored whole. A window owns every row it overlaps (extraction/unit_of_work.py).';
+        comment on column raw.rooms.registry_status is
+            'registered; not_registered (left the registry, history kept); '
+            'invalid_registry_row (its row is malformed: last valid settings kept).';
+        """,
+    ),
 ]
 
 

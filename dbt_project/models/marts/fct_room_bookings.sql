@@ -14,16 +14,16 @@
 }}
 
 -- One booking on one room calendar that overlaps at least one local date covered by a synced
--- result of the room. A booking that spans days belongs to every window it overlaps: a build
--- of the window [min_date, max_date) deletes the rows whose [booking_date, last_booking_date]
--- overlaps it and inserts every booking overlapping it, wherever it starts.
+-- result of the room, wherever it starts. A booking that spans days belongs to every window it
+-- overlaps: a build of the dates [min_date, max_date) deletes the rows whose
+-- [booking_date, last_booking_date] overlaps them (pre_hook) and inserts the same set again.
 with spanned as (
 
+    -- Bookings with a covered date, with their minutes over all their covered dates.
     select
         room_email,
         event_id,
-        sum(minutes_in_window) as booked_minutes_in_window,
-        bool_or({{ roomcal_date_in_window('booking_date') }}) as overlaps_window
+        sum(minutes_in_window) as booked_minutes_in_window
     from {{ ref('int_booking_days') }}
     where {{ roomcal_utc_prefilter('start_at', 'end_at') }}
     group by room_email, event_id
@@ -59,4 +59,4 @@ inner join spanned
     on
         bookings.room_email = spanned.room_email
         and bookings.event_id = spanned.event_id
-where spanned.overlaps_window
+where {{ roomcal_span_in_window('bookings.booking_date', 'bookings.last_local_date') }}

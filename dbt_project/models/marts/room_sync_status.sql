@@ -1,6 +1,8 @@
 {{ config(tags=['unpartitioned']) }}
 
--- Every registered room with the status of its latest sync result. A room whose latest run
+-- Every room of the registry with the status of its latest sync result; a room that left the
+-- registry (not_registered) or whose row is malformed (invalid_registry_row) is not_synced with
+-- that reason, and keeps last_synced_at and its history. A room whose latest run
 -- set some events aside in quarantine stays synced (its valid events are in the marts), with
 -- events_quarantined and the reasons in detail.
 with results as (
@@ -46,12 +48,17 @@ stored as (
 select
     rooms.room_email,
     rooms.room_name,
-    coalesce(latest.status, 'not_synced') as status,
     case
+        when rooms.registry_status <> 'registered' then 'not_synced'
+        else coalesce(latest.status, 'not_synced')
+    end as status,
+    case
+        when rooms.registry_status <> 'registered' then rooms.registry_status
         when latest.status is not null then latest.reason
         when rooms.room_email is null then 'no_email'
     end as reason,
     case
+        when rooms.registry_status <> 'registered' then rooms.registry_detail
         when latest.status is not null then latest.detail
         when rooms.room_email is null then 'The room is registered without an email address.'
         else 'No sync has run for this room yet.'

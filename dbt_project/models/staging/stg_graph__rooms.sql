@@ -16,5 +16,7 @@ select
     business_close_minute::integer as business_close_minute,
     regexp_replace(business_days, '[^0-9,]', '', 'g') as business_days,
     registry_line,
+    registry_status,
+    registry_detail,
     loaded_at
 from source
