@@ -99,7 +99,7 @@ def server_warehouse_url() -> str:
 
 
 def clean_roomcal_env(monkeypatch: pytest.MonkeyPatch, folder: Path) -> pytest.MonkeyPatch:
-    """A clean SPEC section 3 environment with its own DAGSTER_HOME and data folder."""
+    """A clean docs/configuration.md environment with its own DAGSTER_HOME and data folder."""
     for key in list(os.environ):
         if key.startswith(("ROOMCAL_", "AZURE_")) or key == "DAGSTER_HOME":
             monkeypatch.delenv(key, raising=False)

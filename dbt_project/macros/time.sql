@@ -8,7 +8,7 @@
     (({{ date_expression }})::timestamp + ({{ minutes_expression }}) * interval '1 minute') at time zone {{ tz }}
 {%- endmacro %}
 
-{#- The ad hoc threshold (SPEC 5), validated as a number. -#}
+{#- The ad hoc threshold (docs/metrics.md), validated as a number. -#}
 {% macro roomcal_adhoc_max_lead_minutes() -%}
     {%- set value = var('adhoc_max_lead_minutes', 30) | string | trim -%}
     {%- set sentinel = -987654321.5 -%}

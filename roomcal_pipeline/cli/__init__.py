@@ -1,1 +1,1 @@
-"""The `roomcal` command line (SPEC section 3)."""
+"""The `roomcal` command line (docs/configuration.md)."""

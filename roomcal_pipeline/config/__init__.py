@@ -1,4 +1,4 @@
-"""Configuration: environment variables (SPEC section 3) and the room registry CSV."""
+"""Configuration: environment variables (docs/configuration.md) and the room registry CSV."""
 
 from roomcal_pipeline.config.registry import RegistryIssue, Room, load_registry, parse_registry
 from roomcal_pipeline.config.settings import ConfigError, Settings

@@ -6,11 +6,13 @@ import os
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from datetime import UTC, date, datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 DEFAULT_GRAPH_BASE_URL = "https://graph.microsoft.com/v1.0"
 DEFAULT_DATA_DIR = ".roomcal"
+HISTORY_MONTHS = 6  # the default first daily partition: this many months back
 
 _DAY_NAMES = {"mon": 1, "tue": 2, "wed": 3, "thu": 4, "fri": 5, "sat": 6, "sun": 7}
 _HOURS_RE = re.compile(r"^\s*(\d{1,2}):(\d{2})\s*-\s*(\d{1,2}):(\d{2})\s*$")
@@ -68,6 +70,43 @@ def _full_day_name(abbrev: str) -> str:
     }[abbrev]
 
 
+def default_history_start(today: date | None = None) -> date:
+    """The first day of the month HISTORY_MONTHS months before `today`: the default first
+    daily partition (2026-12-15 gives 2026-06-01). It moves once a month."""
+    today = today or date.today()
+    months = today.year * 12 + today.month - 1 - HISTORY_MONTHS
+    return date(months // 12, months % 12 + 1, 1)
+
+
+def parse_history_start(text: str) -> date:
+    """`ROOMCAL_HISTORY_START`: a date written YYYY-MM-DD, no later than today in UTC (the
+    last daily partition), so that there is at least one partition."""
+    text = text.strip()
+    if not re.fullmatch(r"[0-9]{4}-[0-9]{2}-[0-9]{2}", text):
+        raise ValueError(f"{text!r} is not a date written YYYY-MM-DD")
+    try:
+        value = date.fromisoformat(text)
+    except ValueError as exc:
+        raise ValueError(f"{text!r} is not a valid date: {exc}") from None
+    today = datetime.now(UTC).date()
+    if value > today:
+        raise ValueError(f"{value} is after today ({today} in UTC, the last daily partition)")
+    return value
+
+
+def history_start_from_env(env: Mapping[str, str] | None = None) -> date:
+    """The first daily partition: `ROOMCAL_HISTORY_START`, or default_history_start();
+    ConfigError naming the variable when it is malformed."""
+    env = os.environ if env is None else env
+    text = env.get("ROOMCAL_HISTORY_START", "").strip()
+    if not text:
+        return default_history_start()
+    try:
+        return parse_history_start(text)
+    except ValueError as exc:
+        raise ConfigError(f"ROOMCAL_HISTORY_START: {exc}") from None
+
+
 def check_timezone(name: str) -> str:
     """Return the IANA zone name, or raise ValueError for an unknown one."""
     try:
@@ -79,9 +118,9 @@ def check_timezone(name: str) -> str:
 
 @dataclass(frozen=True)
 class Settings:
-    """Every SPEC section 3 setting, validated."""
+    """Every docs/configuration.md setting, validated."""
 
-    database_url: str | None = None
+    database_url: str | None = field(default=None, repr=False)  # it may hold a password
     graph_base_url: str = DEFAULT_GRAPH_BASE_URL
     tenant_id: str | None = None
     client_id: str | None = None
@@ -94,6 +133,7 @@ class Settings:
     business_days: frozenset[int] = frozenset({1, 2, 3, 4, 5})
     adhoc_max_lead_minutes: int = 30
     data_dir: Path = Path(DEFAULT_DATA_DIR)
+    history_start: date = field(default_factory=default_history_start)
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -136,6 +176,7 @@ class Settings:
             ),
             adhoc_max_lead_minutes=parsed("ROOMCAL_ADHOC_MAX_LEAD_MINUTES", lead_minutes, 30),
             data_dir=Path(get("ROOMCAL_DATA_DIR") or DEFAULT_DATA_DIR),
+            history_start=history_start_from_env(env),
         )
 
     def require_rooms_file(self) -> Path:

@@ -1,17 +1,57 @@
-"""The roomcal resource: SPEC section 3 settings, resolved when a run starts (never at import)."""
+"""The roomcal resource: docs/configuration.md settings, resolved when a run starts (never at import)."""
 
 import dataclasses
+from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 import psycopg
-from dagster import ConfigurableResource
+from dagster import ConfigurableResource, Failure, InitResourceContext
 from pydantic import Field, PrivateAttr
 
-from roomcal_pipeline.config.settings import Settings
+from roomcal_pipeline.config.registry import Room
+from roomcal_pipeline.config.settings import ConfigError, Settings
 from roomcal_pipeline.graph.client import GraphClient, RetryPolicy
-from roomcal_pipeline.graph.credentials import credential_from_settings
+from roomcal_pipeline.graph.preflight import (
+    GraphPreflightError,
+    build_credential,
+    check_endpoint,
+    check_graph,
+    selection_problem,
+)
 from roomcal_pipeline.warehouse.database import resolve_database_url
+from roomcal_pipeline.warehouse.rooms import read_rooms
 from roomcal_pipeline.warehouse.schema import migrate
+
+# Metadata of a Failure that is a configuration error: the CLI prints its description as
+# its one line and exits 2.
+CONFIGURATION_ERROR = "roomcal_configuration_error"
+
+
+def configuration_failure(message: str) -> Failure:
+    """A step failure for a configuration error: one line, and no retry (retrying a wrong
+    setting only delays the message)."""
+    return Failure(message, metadata={CONFIGURATION_ERROR: True}, allow_retries=False)
+
+
+class _CheckedGraphClient(GraphClient):
+    """A GraphClient that first runs the run's Graph preflight (`before`), so that a step
+    meets an unreachable Graph or a rejected credential in seconds, not after minutes of
+    retries per request. The preflight raises GraphPreflightError, a GraphRequestError."""
+
+    def __init__(self, *args: Any, before, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._before = before
+
+    async def __aenter__(self) -> GraphClient:
+        try:
+            await self._before(self._credential)
+        except BaseException:
+            close = getattr(self._credential, "close", None)
+            if close is not None:
+                await close()
+            raise
+        return await super().__aenter__()
 
 
 class RoomcalResource(ConfigurableResource):
@@ -31,6 +71,14 @@ class RoomcalResource(ConfigurableResource):
     )
 
     _url: str | None = PrivateAttr(default=None)
+    # The run's Graph preflight: None (not yet), "endpoint" (the light check passed),
+    # "rooms" (the room check passed); a failed one is kept and raised again.
+    _graph_checked: str | None = PrivateAttr(default=None)
+    _graph_problem: GraphPreflightError | None = PrivateAttr(default=None)
+
+    def setup_for_execution(self, context: InitResourceContext) -> None:
+        self._graph_checked = None
+        self._graph_problem = None
 
     def settings(self) -> Settings:
         base = Settings.from_env()
@@ -57,11 +105,70 @@ class RoomcalResource(ConfigurableResource):
         return psycopg.connect(self.warehouse_url())
 
     def graph_client(self) -> GraphClient:
+        """A Graph client; entering it runs the light preflight unless a check already ran
+        in this run, and raises GraphPreflightError at once if one failed."""
         settings = self.settings()
-        return GraphClient(
+        return _CheckedGraphClient(
             settings.graph_base_url,
-            credential_from_settings(settings),
+            build_credential(settings),
             page_size=self.page_size,
             max_concurrency=self.max_concurrent_requests,
             retry=RetryPolicy(backoff_base_seconds=self.retry_backoff_seconds),
+            before=self._preflight,
         )
+
+    async def _preflight(self, credential: Any, emails: Sequence[str] | None = None) -> None:
+        """The run's Graph preflight with `credential`: the room check when `emails` are
+        given, else the light endpoint check; each at most once per run."""
+        if self._graph_problem is not None:
+            raise self._graph_problem
+        if self._graph_checked == "rooms" or (emails is None and self._graph_checked):
+            return
+        settings = self.settings()
+        try:
+            if emails is None:
+                await check_endpoint(settings, credential)
+                self._graph_checked = "endpoint"
+            else:
+                await check_graph(settings, emails, credential)
+                self._graph_checked = "rooms"
+        except GraphPreflightError as exc:
+            self._graph_problem = exc
+            raise
+
+    def check_graph(self, emails: Sequence[str]) -> None:
+        """The Graph preflight before extracting `emails` (registered room emails, the
+        first tried first): a configuration Failure, one line and no retry, when Graph
+        is unreachable, rejects the credential or lacks the permission."""
+        from roomcal_pipeline.defs.interrupts import run_interruptibly
+
+        async def run() -> None:
+            credential = build_credential(self.settings())
+            try:
+                await self._preflight(credential, [e for e in emails if e])
+            finally:
+                close = getattr(credential, "close", None)
+                if close is not None:
+                    await close()
+
+        try:
+            run_interruptibly(run())
+        except ConfigError as exc:  # GraphPreflightError, or credentials missing
+            raise configuration_failure(str(exc)) from None
+
+    def selected_rooms(self, selection: Sequence[str] | None) -> list[Room]:
+        """The registered rooms to work on (all, or those `selection` names by email or
+        registry key); a configuration Failure, one line and no retry, when the selection
+        names a room that is not registered or there is no room."""
+        with self.connect() as conn:
+            rooms = read_rooms(conn, selection or None)
+        problem = selection_problem(
+            selection,
+            rooms,
+            "the room selection (config rooms)",
+            empty="no registered room in raw.rooms: materialize raw/rooms (roomcal run) "
+            "with a registry (ROOMCAL_ROOMS_FILE) that lists rooms",
+        )
+        if problem:
+            raise configuration_failure(problem)
+        return rooms

@@ -1,7 +1,6 @@
 """Near-real-time sync: a job that runs delta rounds for every room, then rebuilds the
 marts for just the local dates that changed; and the schedules that drive it."""
 
-import asyncio
 from datetime import date, datetime, timedelta
 
 from dagster import (
@@ -21,14 +20,12 @@ from dagster import (
 from dagster_dbt import DbtCliResource
 from pydantic import Field
 
-from roomcal_pipeline.defs.assets.extraction import (
-    RAW_ROOM_EVENTS,
-    RAW_ROOM_SYNC_RESULTS,
-    summarize,
-)
+from roomcal_pipeline.defs.assets.extraction import RAW_ROOM_EVENTS, RAW_ROOM_SYNC_RESULTS
 from roomcal_pipeline.defs.assets.marts import connect_dbt, dbt_vars, stream_then_clean
 from roomcal_pipeline.defs.jobs import daily_job
+from roomcal_pipeline.defs.metadata import summarize
 from roomcal_pipeline.defs.resources import RoomcalResource
+from roomcal_pipeline.defs.room_runs import run_rooms_and_record
 from roomcal_pipeline.extraction.delta import (
     DEFAULT_DAYS_AHEAD,
     DEFAULT_DAYS_BACK,
@@ -36,8 +33,6 @@ from roomcal_pipeline.extraction.delta import (
     sync_rooms,
 )
 from roomcal_pipeline.transform.project import dbt_project
-from roomcal_pipeline.warehouse.rooms import read_rooms
-from roomcal_pipeline.warehouse.sync_results import record_results
 
 
 class SyncConfig(Config):
@@ -55,10 +50,9 @@ class SyncConfig(Config):
 def sync_room_calendars(context: OpExecutionContext, config: SyncConfig, roomcal: RoomcalResource):
     today = date.fromisoformat(config.today) if config.today else date.today()
     start, end = rolling_window(today, config.days_back, config.days_ahead)
-    with roomcal.connect() as conn:
-        rooms = read_rooms(conn, config.rooms or None)
-    if not rooms:
-        raise ValueError("no registered room: materialize raw/rooms first (roomcal run)")
+    # Preflight: the selection, then Graph with one request (configuration Failures, no retry)
+    rooms = roomcal.selected_rooms(config.rooms)
+    roomcal.check_graph([r.email for r in rooms if r.email])
     context.log.info(f"delta sync of {len(rooms)} rooms, local dates {start} to {end}")
 
     async def run():
@@ -73,9 +67,7 @@ def sync_room_calendars(context: OpExecutionContext, config: SyncConfig, roomcal
                 room_concurrency=roomcal.room_concurrency,
             )
 
-    results = asyncio.run(run())
-    with roomcal.connect() as conn:
-        record_results(conn, context.run_id, start, end, results)
+    results = run_rooms_and_record(roomcal, context.run_id, start, end, run())
     changed = sorted(set().union(*(r.changed_dates for r in results)))
     for r in results:
         if r.status != "synced":
@@ -94,26 +86,34 @@ def sync_room_calendars(context: OpExecutionContext, config: SyncConfig, roomcal
     yield Output(window)
 
 
+# Rebuilt by every sync, even one that changed nothing: the sync's results are in
+# raw.room_sync_results, and `roomcal status` reads them from room_sync_status. Both tables
+# are one row per room, so this costs a dbt start-up (a few seconds), not a marts rebuild.
+STATUS_MODELS = ("dim_rooms", "room_sync_status")
+
+
 @op(out={})
 def refresh_changed_marts(
     context: OpExecutionContext, window: dict, dbt: DbtCliResource, roomcal: RoomcalResource
 ):
     """dbt build with the changed dates as the window: the partitioned marts rebuild just
-    those dates; views, dim_rooms and room_sync_status are small and rebuild whole."""
-    if not window:
-        context.log.info("nothing changed: marts are current")
-        return
+    those dates; views, dim_rooms and room_sync_status are small and rebuild whole. When
+    nothing changed, only dim_rooms and room_sync_status rebuild (with their own tests:
+    cautious indirect selection), so the status shows this sync."""
     connect_dbt(roomcal)
-    build_vars = dbt_vars(roomcal, (window["min_date"], window["max_date"]))
-    invocation = dbt.cli(
-        ["build", "--vars", build_vars],
-        manifest=dbt_project.manifest_path,
-        context=context,
-    )
-    for event in stream_then_clean(invocation):
+    if window:
+        args = ["build", "--vars", dbt_vars(roomcal, (window["min_date"], window["max_date"]))]
+        what = f"dbt build of the marts, {window['min_date']} to {window['max_date']}"
+    else:
+        context.log.info("nothing changed: the marts are current; rebuilding the sync status")
+        # one --select value: dagster-dbt reads a single value per --select flag
+        args = ["build", "--select", " ".join(STATUS_MODELS), "--indirect-selection", "cautious"]
+        args += ["--vars", dbt_vars(roomcal)]
+        what = f"dbt build of {' and '.join(STATUS_MODELS)}"
+    invocation = dbt.cli(args, manifest=dbt_project.manifest_path, context=context)
+    for event in stream_then_clean(invocation, context.log, what):
         if isinstance(event, AssetMaterialization):
             yield event
-    context.log.info(f"marts rebuilt for local dates {window['min_date']} to {window['max_date']}")
 
 
 @job(description="Delta sync of the rolling window, then the marts for the dates that changed.")

@@ -4,7 +4,7 @@ msgraph-sdk builds the requests and runs its authentication, redirect and
 header middleware; pages come back as raw bytes (`send_primitive_async(...,
 "bytes", ...)`) and are parsed with orjson, then every event goes straight
 through the privacy allowlist. The SDK's typed `Event` models cost milliseconds
-of CPU per event (SPEC section 8), so they are never built.
+of CPU per event (benchmarks/README.md), so they are never built.
 
 Retries are ours, not kiota's RetryHandler: that handler ignores fractional
 `Retry-After` values, gives up on any over 180 s, and does not retry 500, 502,
@@ -349,7 +349,7 @@ class GraphClient:
             skip += page_size
 
     async def department(self, address: str) -> DirectoryEntry:
-        """An organizer's department from the directory (SPEC section 5)."""
+        """An organizer's department from the directory (docs/metrics.md)."""
         params = UserItemRequestBuilder.UserItemRequestBuilderGetQueryParameters(
             select=["department"]
         )

@@ -112,7 +112,7 @@ class RefreshableCredential:
 
 
 def credential_from_settings(settings: Settings, **identity_options: Any):
-    """The credential SPEC section 3 asks for: fixed token first, then azure-identity.
+    """The credential docs/configuration.md asks for: fixed token first, then azure-identity.
 
     azure-identity credentials are wrapped in `RefreshableCredential`, so that a 401 gets
     one new token instead of the cached one. The authority is azure-identity's own

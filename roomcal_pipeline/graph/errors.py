@@ -1,10 +1,10 @@
-"""Graph failures mapped to the reason codes of SPEC section 6."""
+"""Graph failures mapped to the reason codes of docs/marts.md."""
 
 from __future__ import annotations
 
 import re
 
-# Reason codes for rooms that could not be synced (SPEC section 6).
+# Reason codes for rooms that could not be synced (docs/marts.md).
 NO_EMAIL = "no_email"
 MAILBOX_NOT_FOUND = "mailbox_not_found"
 MAILBOX_NOT_ENABLED = "mailbox_not_enabled"
@@ -25,7 +25,7 @@ _MAX_MESSAGE = 300
 
 
 def reason_for(status: int | None, code: str | None) -> str:
-    """Map an HTTP status and Graph error code to a SPEC section 6 reason code."""
+    """Map an HTTP status and Graph error code to a docs/marts.md reason code."""
     code_lc = (code or "").lower()
     if code_lc == "mailboxnotenabledforrestapi":
         return MAILBOX_NOT_ENABLED

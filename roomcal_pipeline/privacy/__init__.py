@@ -1,4 +1,4 @@
-"""The privacy allowlist (SPEC section 4): the one gate every event passes before it goes anywhere."""
+"""The privacy allowlist (docs/privacy.md): the one gate every event passes before it goes anywhere."""
 
 from roomcal_pipeline.privacy.allowlist import (
     GRAPH_SELECT_FIELDS,

@@ -1,4 +1,4 @@
-"""The one allowlist of event attributes roomcal keeps (SPEC section 4).
+"""The one allowlist of event attributes roomcal keeps (docs/privacy.md).
 
 Everything not named here is dropped the moment a Graph page is parsed, before
 an event is written, logged, counted in metadata or put into an error message.

@@ -1,4 +1,4 @@
-"""Simulated, Graph-compatible Microsoft 365 tenant (SPEC section 7) for demos and tests.
+"""Simulated, Graph-compatible Microsoft 365 tenant (the simulated tenant, README) for demos and tests.
 
 - org.py: the synthetic organisation (buildings, rooms, people, registry CSV);
 - generator.py: its lazily generated room calendars;

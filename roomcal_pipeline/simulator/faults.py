@@ -20,6 +20,11 @@ class FaultConfig:
     throttle_code: str = "TooManyRequests"  # or "ApplicationThrottled", or "mixed"
     server_error_probability: float = 0.0
     server_error_statuses: tuple[int, ...] = (500, 502, 503, 504)
+    # A gateway in front of Graph (Azure Front Door, Application Gateway) answers instead of
+    # Graph: an HTML error page, an empty body or plain text, never Graph's JSON error.
+    gateway_error_probability: float = 0.0
+    gateway_statuses: tuple[int, ...] = (502, 503, 504)
+    gateway_body: str = "html"  # "html" | "empty" | "text" | "mixed"
     reset_probability: float = 0.0  # connection dropped mid-body
     truncate_probability: float = 0.0  # complete HTTP response whose JSON body is cut
     path_contains: str | None = None  # limit faults to URLs containing this (e.g. "calendarView")
@@ -28,6 +33,9 @@ class FaultConfig:
     delta_token_error: str = "SyncStateNotFound"  # or "resyncRequired"
     delta_empty_pages: bool = True  # sprinkle empty delta pages that still carry a nextLink
     users_forbidden: bool = False  # /users/{id} answers 403 Authorization_RequestDenied
+    # The app lacks the permission for the whole tenant (no Calendars.Read, or no admin
+    # consent): every request with a valid token answers 403 ErrorAccessDenied.
+    forbid_all: bool = False
 
     def draw(self, kind: str, url: str, attempt: int) -> float:
         """Deterministic uniform draw for one decision on one attempt at one URL."""
@@ -64,6 +72,8 @@ class ServerStats:
     faults_injected: Counter = field(default_factory=Counter)
     status_counts: Counter = field(default_factory=Counter)
     attempts: Counter = field(default_factory=Counter)  # arrivals per path+query
+    token_requests: int = 0  # tokens issued by the token endpoint
+    token_claims: list = field(default_factory=list)  # the `claims` of each token request
 
     def reset(self) -> None:
         """Forget everything observed so far (in-flight counts are kept)."""

@@ -298,7 +298,7 @@ class Organisation:
         return z
 
     def registry_csv(self) -> str:
-        """The room registry (SPEC section 3) listing every room with in_registry."""
+        """The room registry (docs/configuration.md) listing every room with in_registry."""
         buf = io.StringIO()
         w = csv.writer(buf, lineterminator="\n")
         w.writerow(

@@ -9,11 +9,13 @@ import contextlib
 import logging
 import math
 import re
+import ssl
 import threading
 import time
 import uuid
 from datetime import UTC, datetime
 from email.utils import formatdate
+from http import HTTPStatus
 from typing import Any
 from urllib.parse import quote, unquote, urlencode
 
@@ -60,6 +62,39 @@ class GraphError(Exception):
         self.status, self.code, self.message, self.headers = status, code, message, headers or {}
 
 
+class GatewayError(GraphError):
+    """An error a gateway in front of Graph answers itself, in its own format, not Graph's.
+
+    Azure Front Door and Application Gateway answer 502/503/504 (and 500) with an HTML
+    page (Application Gateway: "502 Bad Gateway ... Microsoft-Azure-Application-Gateway/v2";
+    learn.microsoft.com/azure/application-gateway/application-gateway-troubleshooting-502),
+    other proxies with plain text or an empty body. Graph clients meet these bodies where
+    they expect Graph's JSON error: microsoftgraph/msgraph-sdk-dotnet issue 2661 (HTML from
+    Graph, "'<' is an invalid start of a value"), microsoft-graph-docs issue 12951 (raw
+    HTML in Graph responses), microsoft/kiota-python issue 705 (a 502 text/html page
+    raises a bare Exception). Graph's documentation asks to retry 503 after a delay
+    (learn.microsoft.com/graph/errors) and its SDK design retries 429/503/504
+    (microsoftgraph.github.io/msgraph-sdk-design/middleware/RetryHandler.html).
+    """
+
+    def __init__(self, status: int, style: str) -> None:
+        reason = HTTPStatus(status).phrase
+        super().__init__(status, f"gateway-{style}", reason)
+        if style == "html":
+            self.body = (
+                f"<html>\r\n<head><title>{status} {reason}</title></head>\r\n<body>\r\n"
+                f"<center><h1>{status} {reason}</h1></center>\r\n"
+                "<hr><center>Microsoft-Azure-Application-Gateway/v2</center>\r\n"
+                "</body>\r\n</html>\r\n"
+            ).encode()
+            self.headers = {"Content-Type": "text/html"}
+        elif style == "text":
+            self.body = reason.encode()
+            self.headers = {"Content-Type": "text/plain; charset=utf-8"}
+        else:  # "empty": no body and no Content-Type
+            self.body = b""
+
+
 def _token(state: dict) -> str:
     return base64.urlsafe_b64encode(orjson.dumps(state)).decode().rstrip("=")
 
@@ -91,10 +126,15 @@ class _App:
         self.delta_epoch = 0
         self.pending: dict[str, ThrottleRecord] = {}
         self.faultable = 0
+        self.revoked: set[str] = set()  # tokens answered with 401 although not expired
+        self.revoke_new = False  # revoke every token as soon as it is issued
 
     # ------------------------------------------------------------- plumbing
     def error(self, request: web.Request, exc: GraphError) -> web.Response:
         """Graph error body with innerError ids, Content-Type application/json."""
+        if isinstance(exc, GatewayError):  # a gateway's own page, not Graph's JSON
+            self.stats.status_counts[exc.status] += 1
+            return web.Response(status=exc.status, body=exc.body, headers=exc.headers)
         body = {
             "error": {
                 "code": exc.code,
@@ -156,12 +196,22 @@ class _App:
         token = auth[7:].strip()
         if token not in self.tokens:
             raise GraphError(401, "InvalidAuthenticationToken", "IDX14100: JWT is not well formed.")
+        if token in self.revoked:
+            raise GraphError(
+                401,
+                "InvalidAuthenticationToken",
+                "Access token validation failure: the token has been revoked.",
+            )
         expiry = self.tokens[token]
         if expiry is not None and time.time() >= expiry:
             raise GraphError(
                 401,
                 "InvalidAuthenticationToken",
                 "Lifetime validation failed, the token is expired.",
+            )
+        if self.faults.forbid_all:
+            raise GraphError(
+                403, "ErrorAccessDenied", "Access is denied. Check credentials and try again."
             )
 
     async def handle(self, request: web.Request) -> web.StreamResponse:
@@ -251,6 +301,19 @@ class _App:
                 }.get(status, "UnknownError"),
                 "Simulated server error.",
             )
+        if f.gateway_error_probability and (
+            f.draw("gateway", url, attempt) < f.gateway_error_probability
+        ):
+            status = f.gateway_statuses[
+                int(f.draw("gateways", url, attempt) * len(f.gateway_statuses))
+            ]
+            style = f.gateway_body
+            if style == "mixed":
+                style = ("html", "empty", "text")[self.stats.faults_injected["gateway"] % 3]
+            self.stats.faults_injected["gateway"] += 1
+            self.stats.faults_injected[f"gateway-{style}"] += 1
+            self.stats.faults_injected[str(status)] += 1
+            raise GatewayError(status, style)
 
     async def post_faults(
         self, request: web.Request, url: str, attempt: int, body: bytes, headers: dict
@@ -576,6 +639,10 @@ class _App:
             )
         token = "sim-" + uuid.uuid4().hex
         self.tokens[token] = time.time() + self.token_lifetime
+        self.stats.token_requests += 1
+        self.stats.token_claims.append(form.get("claims"))
+        if self.revoke_new:
+            self.revoked.add(token)
         body = {
             "token_type": "Bearer",
             "expires_in": self.token_lifetime,
@@ -632,6 +699,11 @@ _EVENT_KEYS = [
 
 
 def _in_window(ev: dict, start: datetime, end: datetime) -> bool:
+    """Whether a changed event still belongs to a delta round's window: the overlap rule of
+    calendarView (start < window end and end > window start; a zero-length event when
+    window start <= start < window end), on true instants, so a block that began before
+    the window is reported in full and one moved out of it as @removed (GRAPH_FACTS
+    "Delta"; https://learn.microsoft.com/en-us/graph/api/event-delta)."""
     lo, hi = sorted((ev["_s"], ev["_e"]))
     return lo < end and hi > start if lo != hi else start <= lo < end
 
@@ -656,7 +728,10 @@ class SimulatorServer:
         token: str | None = "sim-token",
         page_size: int = 10,
         token_lifetime: int = 3600,
+        tls: tuple[str, str] | None = None,
     ) -> None:
+        """`tls` = (certificate file, key file): also serve HTTPS, on `tls_port`, for
+        clients that refuse plain http, such as azure-identity for its authority."""
         self.tenant = tenant
         self.faults = faults or FaultConfig()
         self.stats = ServerStats()
@@ -666,6 +741,8 @@ class SimulatorServer:
         self._loop: asyncio.AbstractEventLoop | None = None
         self._thread: threading.Thread | None = None
         self._runner: web.AppRunner | None = None
+        self._tls = tls
+        self.tls_port: int | None = None
 
     @property
     def faults(self) -> FaultConfig:
@@ -686,6 +763,14 @@ class SimulatorServer:
     def token_url(self) -> str:
         return f"http://{self.host}:{self.port}/simtenant/oauth2/v2.0/token"
 
+    @property
+    def authority(self) -> str:
+        """The HTTPS authority for azure-identity (`authority=` or AZURE_AUTHORITY_HOST): it
+        POSTs to {authority}/{tenant}/oauth2/v2.0/token. Needs `tls`."""
+        if self.tls_port is None:
+            raise RuntimeError("the simulator serves HTTPS only when started with tls=")
+        return f"https://{self.host}:{self.tls_port}"
+
     async def _startup(self) -> None:
         logging.getLogger("aiohttp.server").setLevel(logging.CRITICAL)
         self._runner = web.AppRunner(build_app(self._core), access_log=None)
@@ -693,6 +778,13 @@ class SimulatorServer:
         site = web.TCPSite(self._runner, self.host, self.port)
         await site.start()
         self.port = self._runner.addresses[0][1]
+        if self._tls:
+            context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+            context.load_cert_chain(*self._tls)
+            before = set(self._runner.addresses)
+            await web.TCPSite(self._runner, self.host, 0, ssl_context=context).start()
+            (address,) = set(self._runner.addresses) - before
+            self.tls_port = address[1]
 
     def start(self) -> SimulatorServer:
         """Start serving in a background thread; returns once the port is bound.
@@ -747,6 +839,14 @@ class SimulatorServer:
     def accept_token(self, token: str) -> None:
         """Accept (again) a static bearer token."""
         self.tokens[token] = None
+        self._core.revoked.discard(token)
+
+    def revoke_tokens(self, *, also_new: bool = False) -> None:
+        """Answer 401 InvalidAuthenticationToken for every token issued so far, although
+        none has expired (a revoked grant, a key rollover); with `also_new`, for every
+        token issued from now on as well (a 401 that a new token does not cure)."""
+        self._core.revoked.update(self.tokens)
+        self._core.revoke_new = also_new
 
     def expire_delta_tokens(self) -> None:
         """Invalidate every delta/skip token issued so far (410 SyncStateNotFound)."""

@@ -106,7 +106,7 @@ class SimulatedTenant:
         return self.org.department(address)
 
     def registry_csv(self) -> str:
-        """The room registry (SPEC section 3) listing every room with in_registry."""
+        """The room registry (docs/configuration.md) listing every room with in_registry."""
         return self.org.registry_csv()
 
     def set_room_failure(self, email: str, failure: str | None) -> None:

@@ -27,13 +27,15 @@ from (
 def configure(
     monkeypatch, server, tenant: SimulatedTenant, database_url: str, folder: Path
 ) -> Path:
-    """Point SPEC section 3 variables at the simulator and the test database."""
+    """Point docs/configuration.md variables at the simulator and the test database."""
     rooms_file = folder / "rooms.csv"
     rooms_file.write_text(tenant.registry_csv(), encoding="utf-8")
     monkeypatch.setenv("ROOMCAL_GRAPH_BASE_URL", server.base_url)
     monkeypatch.setenv("ROOMCAL_GRAPH_TOKEN", "sim-token")
     monkeypatch.setenv("ROOMCAL_ROOMS_FILE", str(rooms_file))
     monkeypatch.setenv("ROOMCAL_DATABASE_URL", database_url)
+    # Tests use fixed dates (DST changes, a given all-day date): partitions from 2024 on.
+    monkeypatch.setenv("ROOMCAL_HISTORY_START", "2024-01-01")
     return rooms_file
 
 
@@ -58,7 +60,7 @@ def graph_instant(pair: dict) -> datetime:
 
 def event_interval(event: dict, timezone: str) -> tuple[datetime, datetime]:
     """The instants an event occupies on a room calendar in ``timezone``: an all-day event
-    is a floating date range, at midnight in the room's zone (SPEC 5)."""
+    is a floating date range, at midnight in the room's zone (docs/metrics.md)."""
     if event.get("isAllDay"):
         zone = ZoneInfo(timezone)
         start, end = (date.fromisoformat(event[k]["dateTime"][:10]) for k in ("start", "end"))

@@ -1,8 +1,8 @@
-"""An independent, pure-Python computation of every SPEC section 6 mart.
+"""An independent, pure-Python computation of every docs/marts.md mart.
 
 This module is the integration tests' oracle: it computes the marts from ground truth (the Graph
 JSON events a simulated tenant serves, and its directory) without SQL and without sharing code
-with the dbt models or the pipeline, following the SPEC section 5 definitions literally.
+with the dbt models or the pipeline, following the docs/metrics.md definitions literally.
 
 Conventions (the same choices the dbt models document):
 
@@ -152,7 +152,7 @@ class _Room:
 
 
 def organizer_group(address: str | None, directory: Mapping[str, Any]) -> str:
-    """SPEC 5: department; unassigned; external on 404; the email domain when unreadable."""
+    """docs/metrics.md: department; unassigned; external on 404; the email domain when unreadable."""
     address = address.strip().lower() if address else None
     if not address:
         return "unknown"
@@ -203,7 +203,7 @@ def is_online(event: Mapping[str, Any]) -> bool:
 
 
 def floating_date(pair: Mapping[str, Any], zone: ZoneInfo) -> datetime:
-    """An all-day bound: the wall date Graph gives, at midnight in the room's zone (SPEC 5:
+    """An all-day bound: the wall date Graph gives, at midnight in the room's zone (docs/metrics.md:
     all-day events are floating dates; Graph's timeZone beside them is not their zone)."""
     day = date.fromisoformat(pair["dateTime"][:10])
     return datetime(day.year, day.month, day.day, tzinfo=zone).astimezone(UTC)
@@ -316,7 +316,7 @@ def compute_marts(
                     room, event, directory, adhoc_max_lead_minutes
                 )
         bookings = list(bookings_by_id.values())
-        # SPEC 5: a booking is in the fact table when it overlaps a date of the range,
+        # docs/metrics.md: a booking is in the fact table when it overlaps a date of the range,
         # wherever it starts.
         fct.extend(b for b in bookings if in_range.intersection(_days_of(b, room.zone)))
 

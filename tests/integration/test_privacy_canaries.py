@@ -1,4 +1,4 @@
-"""SPEC section 4 end to end: events full of canary values in every sensitive and
+"""docs/privacy.md end to end: events full of canary values in every sensitive and
 non-allowlisted field go through the whole pipeline; no canary may be found in any
 table, the Dagster event log or storage under DAGSTER_HOME, or any log line."""
 

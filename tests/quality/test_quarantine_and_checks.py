@@ -21,7 +21,8 @@ START, END = TODAY - timedelta(days=15), TODAY + timedelta(days=1)
 EVENTS = AssetKey(["raw", "room_events"])
 
 
-def test_malformed_events_are_quarantined_and_reported(warehouse_url, roomcal_env, tmp_path):
+def test_malformed_events_are_quarantined_and_reported(server_warehouse_url, roomcal_env, tmp_path):
+    warehouse_url = server_warehouse_url  # the quarantine logic is not warehouse-specific
     tenant = SimulatedTenant(seed=31, today=TODAY, history_days=14, future_days=7)
     healthy = [r for r in tenant.rooms if r.email and not r.failure and r.in_registry]
     victim, gx_victim, bystander = healthy[0], healthy[4], healthy[8]

@@ -31,7 +31,7 @@ _LOC = ("displayName", "locationEmailAddress", "locationType")
 
 
 def _allowlisted(e: dict) -> dict:
-    """The SPEC section 4 projection, written independently of the pipeline."""
+    """The docs/privacy.md projection, written independently of the pipeline."""
     out = {k: e[k] for k in _TOP if k in e and k != "recurrence"}
     for k in ("start", "end"):
         if k in out:

@@ -281,13 +281,13 @@ def test_schedules_evaluate():
     from roomcal_pipeline.definitions import defs
 
     daily = defs.resolve_schedule_def("daily_partition_schedule")
-    when = datetime(2026, 3, 10, 3, 0, tzinfo=UTC)
+    when = datetime.combine(TODAY - timedelta(days=2), datetime.min.time(), UTC).replace(hour=3)
     requests = daily.evaluate_tick(
         build_schedule_context(
             scheduled_execution_time=when, repository_def=defs.get_repository_def()
         )
     ).run_requests
-    assert [r.partition_key for r in requests] == ["2026-03-09"]
+    assert [r.partition_key for r in requests] == [(TODAY - timedelta(days=3)).isoformat()]
     assert daily.job_name == "roomcal_daily"
     delta = defs.resolve_schedule_def("delta_sync_every_10_minutes")
     assert delta.cron_schedule == "*/10 * * * *" and delta.job_name == "delta_sync_job"

@@ -1,4 +1,4 @@
-"""The allowlist keeps only SPEC section 4 attributes, at every level of nesting."""
+"""The allowlist keeps only docs/privacy.md attributes, at every level of nesting."""
 
 import json
 

@@ -1,4 +1,4 @@
--- Bookings (SPEC 5): room events that are not cancelled, not shown as free, and not series
+-- Bookings (docs/metrics.md): room events that are not cancelled, not shown as free, and not series
 -- masters; with the room's time zone, local dates, lead time, type, recurrence, organizer group
 -- and attendee count.
 with events as (

@@ -1,10 +1,11 @@
-"""The organizer directory asset: each organizer's department, for organizer groups (SPEC 5)."""
+"""The organizer directory asset: each organizer's department, for organizer groups (docs/metrics.md)."""
 
 import asyncio
 from collections import Counter
 
 from dagster import AssetExecutionContext, AssetKey, MaterializeResult, asset
 
+from roomcal_pipeline.defs.interrupts import run_interruptibly
 from roomcal_pipeline.defs.resources import RoomcalResource
 from roomcal_pipeline.graph.client import DirectoryEntry, GraphClient
 from roomcal_pipeline.warehouse.directory import addresses_to_look_up, upsert_entries
@@ -54,7 +55,7 @@ def organizer_directory(
             found = await look_up(client, addresses)
             return found, client.stats["directory"].requests
 
-    entries, requests = asyncio.run(run()) if addresses else ({}, 0)
+    entries, requests = run_interruptibly(run()) if addresses else ({}, 0)
     with roomcal.connect() as conn:
         upsert_entries(conn, ((a, e.department, e.status) for a, e in entries.items()))
         cached = conn.execute("select count(*) from raw.organizer_directory").fetchone()[0]

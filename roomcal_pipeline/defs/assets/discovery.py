@@ -1,9 +1,8 @@
 """Room discovery asset: rooms in the tenant but not in the registry, and the reverse."""
 
-import asyncio
-
 from dagster import AssetExecutionContext, AssetKey, MaterializeResult, MetadataValue, asset
 
+from roomcal_pipeline.defs.interrupts import run_interruptibly
 from roomcal_pipeline.defs.resources import RoomcalResource
 from roomcal_pipeline.graph.errors import GraphRequestError
 from roomcal_pipeline.warehouse.discovery import discovery_report, replace_tenant_rooms
@@ -24,7 +23,7 @@ def tenant_rooms(context: AssetExecutionContext, roomcal: RoomcalResource) -> Ma
             return [room async for room in client.list_rooms()]
 
     try:
-        rooms = asyncio.run(run())
+        rooms = run_interruptibly(run())
     except GraphRequestError as exc:
         context.log.warning(f"room discovery unavailable: {exc.reason}: {exc.detail}")
         return MaterializeResult(metadata={"discovery": f"unavailable: {exc.reason}"})

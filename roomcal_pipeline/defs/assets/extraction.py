@@ -1,9 +1,5 @@
 """The raw room events asset: every registered room's calendar for a window of local dates."""
 
-import asyncio
-from collections import Counter
-from datetime import date
-
 from dagster import (
     AssetCheckResult,
     AssetCheckSeverity,
@@ -20,13 +16,13 @@ from dagster import (
 )
 from pydantic import Field
 
+from roomcal_pipeline.defs.metadata import results_table, summarize
 from roomcal_pipeline.defs.partitions import daily_partitions
 from roomcal_pipeline.defs.resources import RoomcalResource
-from roomcal_pipeline.extraction.load import RoomSyncResult, extract_rooms
-from roomcal_pipeline.graph.client import RequestStats
+from roomcal_pipeline.defs.room_runs import run_rooms_and_record
+from roomcal_pipeline.extraction.load import extract_rooms
 from roomcal_pipeline.quality.raw_events import validate_run
-from roomcal_pipeline.warehouse.rooms import read_rooms
-from roomcal_pipeline.warehouse.sync_results import record_results
+from roomcal_pipeline.warehouse.sync_results import RoomSyncResult
 
 RAW_ROOM_EVENTS = AssetKey(["raw", "room_events"])
 RAW_ROOM_SYNC_RESULTS = AssetKey(["raw", "room_sync_results"])
@@ -44,8 +40,9 @@ class ExtractionConfig(Config):
         AssetSpec(
             RAW_ROOM_EVENTS,
             deps=[AssetKey(["raw", "rooms"])],
-            description="Room calendar events with only the SPEC section 4 attributes, "
-            "one row per room and event; a row belongs to the local date of its start.",
+            description="Room calendar events with only the allowlisted attributes, one row "
+            "per room and event, stored whole; a partition owns every row that overlaps its "
+            "local dates (all-day events are the room's local dates).",
             kinds={"postgres"},
             group_name="extraction",
         ),
@@ -63,8 +60,8 @@ class ExtractionConfig(Config):
             asset=RAW_ROOM_EVENTS,
             blocking=True,
             description="Great Expectations suite on the window this run loaded: keys present "
-            "and unique per room, end after start, plausible durations, allowed type/showAs/"
-            "sensitivity, only allowlisted columns, row count equal to what Graph returned. "
+            "and unique per room, end not before start, allowed type/showAs/sensitivity, only "
+            "allowlisted columns, row count equal to what Graph returned. "
             "Blocks the marts when it fails.",
         ),
         AssetCheckSpec(
@@ -82,13 +79,9 @@ class ExtractionConfig(Config):
 def room_events(context: AssetExecutionContext, config: ExtractionConfig, roomcal: RoomcalResource):
     window = context.partition_time_window
     start_date, end_date = window.start.date(), window.end.date()
-    with roomcal.connect() as conn:
-        rooms = read_rooms(conn, config.rooms or None)
-    if not rooms:
-        raise ValueError(
-            "no registered room to extract: materialize raw/rooms first"
-            + (f" (or check the room selection {config.rooms})" if config.rooms else "")
-        )
+    # Preflight: the selection, then Graph with one request (configuration Failures, no retry)
+    rooms = roomcal.selected_rooms(config.rooms)
+    roomcal.check_graph([r.email for r in rooms if r.email])
     context.log.info(f"extracting {len(rooms)} rooms for local dates {start_date} to {end_date}")
 
     def progress(result: RoomSyncResult, done: int, total: int) -> None:
@@ -112,16 +105,10 @@ def room_events(context: AssetExecutionContext, config: ExtractionConfig, roomca
                 on_room_done=progress,
             )
 
-    results = asyncio.run(run())
-    with roomcal.connect() as conn:
-        record_results(conn, context.run_id, start_date, end_date, results)
+    results = run_rooms_and_record(roomcal, context.run_id, start_date, end_date, run())
     quality = validate_run(roomcal.warehouse_url(), context.run_id)
-    marked = set(quality.rooms_marked)
-    for result in results:
-        if result.room_email in marked:
-            result.status, result.reason = "not_synced", "error"
-            result.detail = "events failed data checks and were quarantined"
-            context.log.warning(f"room {result.room_email} not synced: {result.detail}")
+    for email in quality.rooms_flagged:
+        context.log.warning(f"room {email}: some events were set aside in quarantine")
 
     summary = summarize(results, start_date, end_date)
     summary["events_loaded"] -= quality.quarantined_by_checks
@@ -143,7 +130,7 @@ def room_events(context: AssetExecutionContext, config: ExtractionConfig, roomca
             "quarantined_events": quality.quarantine["total"],
             "by_reason": MetadataValue.json(quality.quarantine["by_reason"]),
             "sample_keys": MetadataValue.json(quality.quarantine["samples"]),
-            "rooms_marked_not_synced": MetadataValue.json(quality.rooms_marked),
+            "rooms_with_quarantined_events": MetadataValue.json(quality.rooms_flagged),
         },
     )
     yield MaterializeResult(
@@ -154,33 +141,3 @@ def room_events(context: AssetExecutionContext, config: ExtractionConfig, roomca
             "rooms": MetadataValue.md(results_table(results)),
         },
     )
-
-
-def summarize(results: list[RoomSyncResult], start_date: date, end_date: date) -> dict:
-    """Counts only: no event attribute ever reaches metadata."""
-    totals = RequestStats()
-    for r in results:
-        totals.add(r.stats)
-    reasons = Counter(r.reason for r in results if r.status != "synced")
-    return {
-        "window": f"{start_date} to {end_date} (end exclusive)",
-        "rooms_synced": sum(1 for r in results if r.status == "synced"),
-        "rooms_not_synced": sum(1 for r in results if r.status != "synced"),
-        "not_synced_by_reason": MetadataValue.json(dict(sorted(reasons.items()))),
-        "events_loaded": sum(r.events_loaded for r in results),
-        "events_quarantined": sum(r.events_quarantined for r in results),
-        "graph_requests": totals.requests,
-        "graph_retries": totals.retries,
-        "graph_throttled_responses": totals.throttled,
-        "graph_throttle_wait_seconds": round(totals.throttle_wait_seconds, 3),
-    }
-
-
-def results_table(results: list[RoomSyncResult]) -> str:
-    lines = ["| room | status | reason | events | requests |", "|---|---|---|---|---|"]
-    for r in results:
-        lines.append(
-            f"| {r.room_email or r.room_name} | {r.status} | {r.reason or ''} | "
-            f"{r.events_loaded} | {r.stats.requests} |"
-        )
-    return "\n".join(lines)

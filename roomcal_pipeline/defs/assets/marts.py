@@ -3,15 +3,33 @@
 Models tagged `partitioned` share the daily partitions of the raw events and get
 the partition window as dbt vars `min_date`/`max_date` (local dates, end
 exclusive); the others (views, dim_rooms, room_sync_status) are unpartitioned.
+Each model is in the asset group of its folder: `staging`, `intermediate`, `marts`.
 dbt tests are asset checks on the models they test.
+
+The tests that dbt_project/models/staging/_sources.yml declares on the raw tables are
+not run by these assets: they are not asset checks (their tables are roomcal's own
+Python assets, checked by Great Expectations, and the staging models repeat their
+key tests), and dagster-dbt would log each one as a warning about an AssetObservation.
+`dbt build` without a selection (the sync's) and `dbt test -s "source:*"` still run them.
 """
 
 import json
 import shutil
-from collections.abc import Iterator
+import time
+from collections import Counter
+from collections.abc import Iterator, Mapping
 from datetime import date
+from logging import Logger
+from typing import Any
 
-from dagster import AssetExecutionContext, BackfillPolicy
+from dagster import (
+    AssetCheckEvaluation,
+    AssetCheckResult,
+    AssetExecutionContext,
+    AssetMaterialization,
+    BackfillPolicy,
+    Output,
+)
 from dagster_dbt import (
     DagsterDbtTranslator,
     DagsterDbtTranslatorSettings,
@@ -26,7 +44,22 @@ from roomcal_pipeline.transform.project import dbt_project
 from roomcal_pipeline.warehouse.database import dbt_connection_env
 
 PARTITIONED = "tag:partitioned"
-_translator = DagsterDbtTranslator(
+SOURCE_TESTS = "source:*"  # excluding the sources excludes the tests on them
+PROGRESS_EVERY_SECONDS = 15.0
+
+
+class RoomcalDbtTranslator(DagsterDbtTranslator):
+    """dagster-dbt's defaults, with each model in the group of its folder under models/
+    (staging, intermediate, marts) instead of `default`."""
+
+    def get_group_name(self, dbt_resource_props: Mapping[str, Any]) -> str | None:
+        fqn = dbt_resource_props.get("fqn") or []
+        if dbt_resource_props.get("resource_type") == "model" and len(fqn) > 2:
+            return fqn[1]
+        return super().get_group_name(dbt_resource_props)
+
+
+_translator = RoomcalDbtTranslator(
     settings=DagsterDbtTranslatorSettings(enable_asset_checks=True, enable_code_references=False)
 )
 
@@ -48,15 +81,40 @@ def connect_dbt(roomcal: RoomcalResource) -> None:
     os.environ.update(dbt_connection_env(roomcal.warehouse_url()))
 
 
-def stream_then_clean(invocation: DbtCliInvocation) -> Iterator:
+def stream_then_clean(
+    invocation: DbtCliInvocation, log: Logger | None = None, what: str = "dbt build"
+) -> Iterator:
     """Dagster events of one dbt invocation; its target folder is removed once it succeeds.
 
     dagster-dbt gives every invocation its own folder under target/ (about 7 MB of compiled
     SQL and logs for this project); with a sync every 10 minutes that is a gigabyte a day.
     Dagster has the results by then, and a failed invocation keeps its folder for debugging.
+
+    With `log`, progress lines: one when dbt starts, one every PROGRESS_EVERY_SECONDS while
+    it runs, and a last one with what it built and tested.
     """
-    yield from invocation.stream()
+    started = last = time.monotonic()
+    counts: Counter = Counter()
+    if log is not None:
+        log.info(f"{what}: started")
+    for event in invocation.stream():
+        if isinstance(event, (Output, AssetMaterialization)):
+            counts["models"] += 1
+        elif isinstance(event, (AssetCheckResult, AssetCheckEvaluation)):
+            counts["tests"] += 1
+            counts["failed"] += 0 if event.passed else 1
+        yield event
+        if log is not None and time.monotonic() - last >= PROGRESS_EVERY_SECONDS:
+            last = time.monotonic()
+            log.info(f"{what}: {_progress(counts)} so far")
     shutil.rmtree(invocation.target_path, ignore_errors=True)
+    if log is not None:
+        log.info(f"{what}: {_progress(counts)} in {time.monotonic() - started:.0f} s")
+
+
+def _progress(counts: Counter) -> str:
+    failed = f", {counts['failed']} failed" if counts["failed"] else ""
+    return f"{counts['models']} models built, {counts['tests']} tests run{failed}"
 
 
 @dbt_assets(
@@ -73,14 +131,19 @@ def dbt_partitioned_models(
 ):
     connect_dbt(roomcal)
     window = context.partition_time_window
-    build_vars = dbt_vars(roomcal, (window.start.date(), window.end.date()))
-    yield from stream_then_clean(dbt.cli(["build", "--vars", build_vars], context=context))
+    start, end = window.start.date(), window.end.date()
+    build_vars = dbt_vars(roomcal, (start, end))
+    yield from stream_then_clean(
+        dbt.cli(["build", "--vars", build_vars], context=context),
+        context.log,
+        f"dbt build of the daily marts, {start} to {end}",
+    )
 
 
 @dbt_assets(
     manifest=dbt_project.manifest_path,
     project=dbt_project,
-    exclude=PARTITIONED,
+    exclude=f"{PARTITIONED} {SOURCE_TESTS}",
     dagster_dbt_translator=_translator,
     name="dbt_unpartitioned_models",
 )
@@ -88,4 +151,8 @@ def dbt_unpartitioned_models(
     context: AssetExecutionContext, dbt: DbtCliResource, roomcal: RoomcalResource
 ):
     connect_dbt(roomcal)
-    yield from stream_then_clean(dbt.cli(["build", "--vars", dbt_vars(roomcal)], context=context))
+    yield from stream_then_clean(
+        dbt.cli(["build", "--vars", dbt_vars(roomcal)], context=context),
+        context.log,
+        "dbt build of staging, intermediate, dim_rooms, room_sync_status",
+    )
