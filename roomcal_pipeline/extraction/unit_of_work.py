@@ -37,6 +37,8 @@ from roomcal_pipeline.warehouse.sync_results import RoomSyncResult
 
 _log = logging.getLogger(__name__)
 _COLUMNS = ", ".join(RAW_EVENT_COLUMNS)
+_R_COLUMNS = ", ".join(f"r.{c}" for c in RAW_EVENT_COLUMNS)
+_I_COLUMNS = ", ".join(f"i.{c}" for c in RAW_EVENT_COLUMNS)
 _OVERLAPS = (
     "((r.start_at < %(we)s and r.end_at > %(ws)s)"
     " or (r.start_at = r.end_at and r.start_at >= %(ws)s and r.start_at < %(we)s))"
@@ -156,6 +158,8 @@ async def sync_room(
         result.events_quarantined = len(got.quarantined)
         result.changes = len(got.rows) + len(got.removed)
         result.changed_dates = local_dates(changed, zone)
+        if got.complete:  # every date of the window is (newly) covered: its marts are due
+            result.changed_dates |= local_dates([(got.window_start, got.window_end)], zone)
     result.stats = client.stats.pop(room.email, RequestStats())
     result.finished_at = datetime.now(UTC)
     return result
@@ -166,7 +170,7 @@ async def apply_read(
 ) -> list[tuple[datetime, datetime]]:
     """Apply one read under the rule of row ownership, in one transaction with the room's
     delta state and series masters. Returns the (start, end) of every row that was
-    deleted, replaced or inserted, for the marts to refresh their dates."""
+    deleted, changed (old and new) or inserted, for the marts to refresh their dates."""
     window = {"email": email, "ws": got.window_start, "we": got.window_end}
     gone = sorted(got.removed | {event_id for event_id, _ in got.quarantined if event_id})
     if conn.info.transaction_status != psycopg.pq.TransactionStatus.IDLE:
@@ -196,16 +200,20 @@ async def apply_read(
                 (email, gone, sorted(got.removed)),
             )
             touched += await cur.fetchall()
+        # Replace by id only what changed: an unchanged event is not rewritten, so re-runs
+        # write little and the marts refresh only the dates whose rows moved.
         await cur.execute(
             "delete from raw.room_events r using incoming_events i"
             " where r.room_email = i.room_email and r.event_id = i.event_id"
+            f" and ({_R_COLUMNS}) is distinct from ({_I_COLUMNS})"
             " returning r.start_at, r.end_at"
         )
         touched += await cur.fetchall()
         await cur.execute(
             f"insert into raw.room_events ({_COLUMNS}) select {_COLUMNS} from incoming_events"
+            " on conflict (room_email, event_id) do nothing returning start_at, end_at"
         )
-        touched += [(row[5], row[6]) for row in got.rows]
+        touched += await cur.fetchall()
         await _record_quarantine(cur, email, got, run_id)
         await _record_delta_state(cur, email, got)
     return touched

@@ -160,6 +160,17 @@ MIGRATIONS: list[tuple[int, str]] = [
             'invalid_registry_row (its row is malformed: last valid settings kept).';
         """,
     ),
+    (
+        5,
+        """
+        alter table raw.room_sync_results
+            add column if not exists changed_first_date date,
+            add column if not exists changed_last_date date;
+        comment on column raw.room_sync_results.changed_first_date is
+            'First local date whose rows this result changed (a booking that spans days '
+            'changes every date it overlaps): the marts rebuild at least these dates.';
+        """,
+    ),
 ]
 
 

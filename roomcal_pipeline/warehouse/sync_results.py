@@ -33,7 +33,7 @@ class RoomSyncResult:
 _COLUMNS = (
     "run_id, room_key, room_email, room_name, window_start_date, window_end_date, status, reason, "
     "detail, events_loaded, events_quarantined, requests, retries, throttled_responses, "
-    "throttle_wait_seconds, started_at, finished_at"
+    "throttle_wait_seconds, started_at, finished_at, changed_first_date, changed_last_date"
 )
 
 
@@ -71,5 +71,7 @@ def record_results(
                         round(r.stats.throttle_wait_seconds, 3),
                         r.started_at,
                         r.finished_at,
+                        min(r.changed_dates, default=None),
+                        max(r.changed_dates, default=None),
                     )
                 )

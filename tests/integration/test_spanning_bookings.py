@@ -271,3 +271,49 @@ def test_bookings_that_span_days_survive_syncs_window_moves_and_partition_reruns
         quarantined = conn.execute("select count(*) from raw.quarantined_events").fetchone()[0]
     assert quarantined == 0
     assert set(_held(url, room.email, "raw.room_events")) >= set(want)
+
+
+def test_reloading_one_day_of_a_deleted_block_refreshes_all_its_days(
+    server_warehouse_url, roomcal_env, tmp_path: Path
+):
+    """A three-day block deleted in Graph, then only its last day re-run (the nightly
+    schedule reloads yesterday): the daily marts of its first two days drop it too."""
+    today = date.today()
+    tenant = SimulatedTenant(seed=31, today=today, history_days=30, future_days=5)
+    room = next(r for r in tenant.rooms if r.email and not r.failure and r.in_registry)
+    zone = ZoneInfo(room.timezone)
+    first = today - timedelta(days=9)
+    start = datetime.combine(first, time(10), zone).astimezone(UTC)
+    end = datetime.combine(first + timedelta(days=2), time(15), zone).astimezone(UTC)
+    block = tenant.add_event(
+        room.email,
+        {
+            "start": {"dateTime": start.strftime("%Y-%m-%dT%H:%M:%S"), "timeZone": "UTC"},
+            "end": {"dateTime": end.strftime("%Y-%m-%dT%H:%M:%S"), "timeZone": "UTC"},
+            "showAs": "busy",
+            "isCancelled": False,
+        },
+    )
+    days = [first + timedelta(days=n) for n in range(3)]
+
+    def counts() -> dict[date, int]:
+        with psycopg.connect(server_warehouse_url) as conn:
+            rows = conn.execute(
+                "select booking_date, ad_hoc_bookings + planned_bookings from"
+                " marts.adhoc_vs_planned where room_email = %s and booking_date = any(%s)",
+                (room.email, days),
+            ).fetchall()
+        return dict(rows)
+
+    with SimulatorServer(tenant) as server:
+        configure(roomcal_env, server, tenant, server_warehouse_url, tmp_path)
+        data_dir = Settings.from_env().data_dir
+        assert run_assets(days[0], days[-1] + timedelta(days=1), data_dir, [room.email]).success
+        before = counts()
+        assert set(before) == set(days)
+        tenant.delete_event(room.email, block)
+        assert run_assets(days[-1], days[-1] + timedelta(days=1), data_dir, [room.email]).success
+    after = counts()
+    assert block not in _held(server_warehouse_url, room.email, "raw.room_events")
+    assert block not in _held(server_warehouse_url, room.email, "marts.fct_room_bookings")
+    assert {d: after.get(d, 0) for d in days} == {d: before[d] - 1 for d in days}

@@ -18,7 +18,7 @@ import shutil
 import time
 from collections import Counter
 from collections.abc import Iterator, Mapping
-from datetime import date
+from datetime import date, timedelta
 from logging import Logger
 from typing import Any
 
@@ -71,6 +71,29 @@ def dbt_vars(roomcal: RoomcalResource, window: tuple[date, date] | None = None) 
     if window is not None:
         values["min_date"], values["max_date"] = (d.isoformat() for d in window)
     return json.dumps(values)
+
+
+def changed_window(
+    roomcal: RoomcalResource, run_id: str, start: date, end: date
+) -> tuple[date, date]:
+    """The partition range, widened to every local date this run's extraction changed.
+
+    A booking that spans days belongs to every date it overlaps: when a partition's load
+    adds, moves or deletes one, the daily marts of its other dates change too (a three-day
+    block deleted on Thursday leaves Monday and Tuesday when the nightly run reloads
+    Wednesday), so they are rebuilt in the same build.
+    """
+    with roomcal.connect() as conn:
+        first, last = conn.execute(
+            "select min(changed_first_date), max(changed_last_date)"
+            " from raw.room_sync_results where run_id = %s and status = 'synced'",
+            (run_id,),
+        ).fetchone()
+    if first is not None:
+        start = min(start, first)
+    if last is not None:
+        end = max(end, last + timedelta(days=1))
+    return start, end
 
 
 def connect_dbt(roomcal: RoomcalResource) -> None:
@@ -131,7 +154,7 @@ def dbt_partitioned_models(
 ):
     connect_dbt(roomcal)
     window = context.partition_time_window
-    start, end = window.start.date(), window.end.date()
+    start, end = changed_window(roomcal, context.run_id, window.start.date(), window.end.date())
     build_vars = dbt_vars(roomcal, (start, end))
     yield from stream_then_clean(
         dbt.cli(["build", "--vars", build_vars], context=context),
