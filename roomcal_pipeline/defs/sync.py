@@ -4,6 +4,7 @@ marts for just the local dates that changed; and the schedules that drive it."""
 from datetime import date, datetime, timedelta
 
 from dagster import (
+    AssetKey,
     AssetMaterialization,
     Config,
     DefaultScheduleStatus,
@@ -20,6 +21,7 @@ from dagster import (
 from dagster_dbt import DbtCliResource
 from pydantic import Field
 
+from roomcal_pipeline.defs.assets.directory import resolve_new_organizers
 from roomcal_pipeline.defs.assets.extraction import RAW_ROOM_EVENTS, RAW_ROOM_SYNC_RESULTS
 from roomcal_pipeline.defs.assets.marts import connect_dbt, dbt_vars, stream_then_clean
 from roomcal_pipeline.defs.jobs import daily_job
@@ -68,6 +70,13 @@ def sync_room_calendars(context: OpExecutionContext, config: SyncConfig, roomcal
             )
 
     results = run_rooms_and_record(roomcal, context.run_id, start, end, run())
+    # New organizers get their department before the marts refresh (within a budget); a
+    # directory that fails leaves them to the next sync or run, never fails the sync.
+    try:
+        directory = resolve_new_organizers(roomcal)
+    except Exception as exc:  # noqa: BLE001
+        context.log.warning(f"organizer directory not updated: {type(exc).__name__}: {exc}")
+        directory = {}
     changed = sorted(set().union(*(r.changed_dates for r in results)))
     for r in results:
         if r.status != "synced":
@@ -80,6 +89,8 @@ def sync_room_calendars(context: OpExecutionContext, config: SyncConfig, roomcal
     )
     yield AssetMaterialization(asset_key=RAW_ROOM_EVENTS, metadata=metadata)
     yield AssetMaterialization(asset_key=RAW_ROOM_SYNC_RESULTS, metadata={"run": "delta sync"})
+    if directory.get("looked_up"):
+        yield AssetMaterialization(asset_key=RAW_ORGANIZER_DIRECTORY, metadata=directory)
     window = (
         {"min_date": changed[0], "max_date": changed[-1] + timedelta(days=1)} if changed else {}
     )
@@ -90,6 +101,7 @@ def sync_room_calendars(context: OpExecutionContext, config: SyncConfig, roomcal
 # raw.room_sync_results, and `roomcal status` reads them from room_sync_status. Both tables
 # are one row per room, so this costs a dbt start-up (a few seconds), not a marts rebuild.
 STATUS_MODELS = ("dim_rooms", "room_sync_status")
+RAW_ORGANIZER_DIRECTORY = AssetKey(["raw", "organizer_directory"])
 
 
 @op(out={})

@@ -25,12 +25,13 @@ from dataclasses import dataclass
 from datetime import datetime
 from email.utils import parsedate_to_datetime
 from typing import Any
-from urllib.parse import urlparse
+from urllib.parse import quote, urlparse
 
 import httpx
 import orjson
 from kiota_abstractions.api_error import APIError
 from kiota_abstractions.base_request_configuration import RequestConfiguration
+from kiota_abstractions.method import Method
 from kiota_abstractions.request_information import RequestInformation
 from kiota_abstractions.response_handler import ResponseHandler
 from kiota_authentication_azure.azure_identity_authentication_provider import (
@@ -46,7 +47,6 @@ from msgraph.generated.users.item.calendar_view.calendar_view_request_builder im
 from msgraph.generated.users.item.calendar_view.delta.delta_request_builder import (
     DeltaRequestBuilder,
 )
-from msgraph.generated.users.item.user_item_request_builder import UserItemRequestBuilder
 from msgraph_core import GraphClientFactory
 
 from roomcal_pipeline.graph.errors import GraphRequestError
@@ -87,6 +87,7 @@ class RetryPolicy:
 class DirectoryEntry:
     status: str  # found | not_found | forbidden | error
     department: str | None = None
+    via: str | None = None  # how a found entry was resolved: upn | mail | proxy
 
 
 @dataclass
@@ -144,6 +145,8 @@ class GraphClient:
         self._max_connections = max_concurrency
         self._http: httpx.AsyncClient | None = None
         self._graph: GraphServiceClient | None = None
+        self.directory_batches = 0  # `POST /$batch` requests sent for directory lookups
+        self._directory_forbidden = False
 
     async def __aenter__(self) -> GraphClient:
         host = urlparse(self.base_url).hostname or ""
@@ -350,22 +353,171 @@ class GraphClient:
 
     async def department(self, address: str) -> DirectoryEntry:
         """An organizer's department from the directory (docs/metrics.md)."""
-        params = UserItemRequestBuilder.UserItemRequestBuilderGetQueryParameters(
-            select=["department"]
+        return (await self.departments([address]))[address]
+
+    async def departments(self, addresses: list[str]) -> dict[str, DirectoryEntry]:
+        """Departments of many SMTP addresses, resolved the way Exchange does.
+
+        1. `GET /users/{address}?$select=department`: Graph finds a user by id or
+           userPrincipalName only (https://learn.microsoft.com/graph/api/user-get), so
+           this answers for people whose UPN is their address.
+        2. For each 404: `GET /users?$filter=mail eq '...' or
+           proxyAddresses/any(x:x eq 'smtp:...')` with `ConsistencyLevel: eventual` and
+           `$count=true` (advanced query headers, harmless where not needed:
+           https://learn.microsoft.com/graph/aad-advanced-queries). An empty answer means
+           the address is outside the directory (external).
+        Both rounds go through JSON batching, 20 lookups per `POST /$batch`
+        (https://learn.microsoft.com/graph/json-batching). A 403 anywhere means the app
+        lacks User.Read.All for every user: nobody else is asked. A sub-request answering
+        429 is sent again (in a later batch) after its Retry-After; any other failure is
+        `error` for this run.
+        """
+        unique = list(dict.fromkeys(addresses))
+        results: dict[str, DirectoryEntry] = {}
+        self._directory_forbidden = False
+        by_upn = await self._batched(
+            [(a, f"/users/{quote(a, safe='@')}?$select=department", None) for a in unique]
         )
-        request = self.graph.users.by_user_id(address).to_get_request_information(
-            RequestConfiguration(query_parameters=params)
+        missing = []
+        for address in unique:
+            status, body = by_upn[address]
+            if status == 200:
+                results[address] = DirectoryEntry("found", _department(body), "upn")
+            elif status == 404:
+                missing.append(address)
+            else:
+                results[address] = _failed_entry(status)
+        by_smtp = await self._batched(
+            [(a, _smtp_filter_url(a), {"ConsistencyLevel": "eventual"}) for a in missing]
         )
-        try:
-            body = await self._send("directory", request)
-        except GraphRequestError as exc:
-            if exc.status == 404:
-                return DirectoryEntry("not_found")
-            if exc.status == 403:
-                return DirectoryEntry("forbidden")
-            return DirectoryEntry("error")
-        department = body.get("department")
-        return DirectoryEntry("found", department if isinstance(department, str) else None)
+        for address in missing:
+            status, body = by_smtp[address]
+            users = body.get("value") if status == 200 else None
+            if status != 200 or not isinstance(users, list):
+                results[address] = _failed_entry(status)
+            elif not users:
+                results[address] = DirectoryEntry("not_found")
+            else:
+                users = [u for u in users if isinstance(u, dict)] or [{}]
+                by_mail = [u for u in users if str(u.get("mail") or "").lower() == address.lower()]
+                user = (by_mail or users)[0]
+                via = "mail" if by_mail else "proxy"
+                results[address] = DirectoryEntry("found", _department(user), via)
+        if self._directory_forbidden:  # answers before the first 403 stand; the rest cannot
+            for address, entry in results.items():
+                if entry.status != "found":
+                    results[address] = DirectoryEntry("forbidden")
+        return results
+
+    async def _batched(
+        self, lookups: list[tuple[str, str, dict | None]]
+    ) -> dict[str, tuple[int | None, dict]]:
+        """Status and body of each lookup (key, relative url, headers), through `$batch`.
+
+        The first batch goes alone, so a directory answering 403 costs one request; the
+        rest run concurrently (bounded by the client's slots for "directory")."""
+        chunks = [lookups[i : i + _BATCH_MAX] for i in range(0, len(lookups), _BATCH_MAX)]
+        out: dict[str, tuple[int | None, dict]] = {}
+        if not chunks:
+            return out
+        out.update(await self._batch_chunk(chunks[0]))
+        for part in await asyncio.gather(*(self._batch_chunk(c) for c in chunks[1:])):
+            out.update(part)
+        return out
+
+    async def _batch_chunk(
+        self, lookups: list[tuple[str, str, dict | None]]
+    ) -> dict[str, tuple[int | None, dict]]:
+        """One `$batch` of at most 20 GETs, and its throttled sub-requests again after their
+        own Retry-After (at most RetryPolicy.max_attempts rounds)."""
+        out: dict[str, tuple[int | None, dict]] = {}
+        pending = {str(i): item for i, item in enumerate(lookups)}
+        stats = self.stats["directory"]
+        attempt = 0
+        while pending:
+            attempt += 1
+            if self._directory_forbidden:
+                out.update({key: (403, {}) for key, _, _ in pending.values()})
+                break
+            payload = {
+                "requests": [
+                    {"id": rid, "method": "GET", "url": url, **({"headers": h} if h else {})}
+                    for rid, (_, url, h) in pending.items()
+                ]
+            }
+            self.directory_batches += 1
+            try:
+                body = await self._send("directory", self._batch_request(payload))
+            except GraphRequestError as exc:
+                if exc.status == 403:
+                    self._directory_forbidden = True
+                out.update({key: (exc.status, {}) for key, _, _ in pending.values()})
+                break
+            answers = {
+                str(r.get("id")): r for r in body.get("responses") or [] if isinstance(r, dict)
+            }
+            throttled: dict[str, tuple[str, str, dict | None]] = {}
+            wait = 0.0
+            for rid, item in pending.items():
+                answer = answers.get(rid) or {}
+                status = answer.get("status") if isinstance(answer.get("status"), int) else None
+                sub_body = answer.get("body") if isinstance(answer.get("body"), dict) else {}
+                if status == 403:
+                    self._directory_forbidden = True
+                if status == 429 and attempt < self.retry.max_attempts:
+                    headers = (
+                        answer.get("headers") if isinstance(answer.get("headers"), dict) else {}
+                    )
+                    retry_after = parse_retry_after(
+                        next(
+                            (str(v) for k, v in headers.items() if k.lower() == "retry-after"), None
+                        )
+                    )
+                    if retry_after is None:
+                        retry_after = self.retry.backoff_base_seconds * 2 ** (attempt - 1)
+                    if retry_after <= self.retry.max_retry_after_seconds:
+                        throttled[rid] = item
+                        wait = max(wait, retry_after)
+                        continue
+                out[item[0]] = (status, sub_body)
+            pending = throttled
+            if pending:
+                stats.retries += len(pending)
+                stats.throttled += len(pending)
+                stats.throttle_wait_seconds += wait
+                await asyncio.sleep(wait)
+        return out
+
+    def _batch_request(self, payload: dict) -> RequestInformation:
+        """`POST /$batch` as a RequestInformation sent by `_send`: the SDK's request adapter
+        (auth, middleware, the raw-response handler and `_send`'s retries of the whole
+        batch on 429/5xx) carries it. msgraph-core's BatchRequestContent would build its
+        own httpx requests and parse responses into its own models, outside `_send`."""
+        request = RequestInformation(Method.POST, "{+baseurl}/$batch", {})
+        request.headers.try_add("Accept", "application/json")
+        request.set_stream_content(orjson.dumps(payload), "application/json")
+        return request
+
+
+_BATCH_MAX = 20  # Graph's limit of requests in one JSON batch
+
+
+def _department(body: dict) -> str | None:
+    department = body.get("department")
+    return department if isinstance(department, str) else None
+
+
+def _failed_entry(status: int | None) -> DirectoryEntry:
+    if status == 403:
+        return DirectoryEntry("forbidden")
+    return DirectoryEntry("error")
+
+
+def _smtp_filter_url(address: str) -> str:
+    """`/users?$filter=` on mail or an `smtp:` proxy address (quotes doubled, OData)."""
+    value = address.replace("'", "''")
+    flt = f"mail eq '{value}' or proxyAddresses/any(x:x eq 'smtp:{value}')"
+    return f"/users?$filter={quote(flt, safe='')}&$select=department,mail&$count=true"
 
 
 class _RawResponse(ResponseHandler):

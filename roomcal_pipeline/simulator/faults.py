@@ -33,6 +33,12 @@ class FaultConfig:
     delta_token_error: str = "SyncStateNotFound"  # or "resyncRequired"
     delta_empty_pages: bool = True  # sprinkle empty delta pages that still carry a nextLink
     users_forbidden: bool = False  # /users/{id} answers 403 Authorization_RequestDenied
+    # Every user lookup (/users/{id}, /users?$filter=, directly or inside $batch) answers
+    # this status (e.g. 503) instead: a directory that fails transiently.
+    users_error_status: int | None = None
+    # Probability that one sub-request of a $batch answers 429 with its own Retry-After
+    # (retry_after_seconds, whole seconds) while the other sub-requests succeed.
+    batch_throttle_probability: float = 0.0
     # The app lacks the permission for the whole tenant (no Calendars.Read, or no admin
     # consent): every request with a valid token answers 403 ErrorAccessDenied.
     forbid_all: bool = False

@@ -366,7 +366,7 @@ class CalendarGenerator:
             "locations": locs,
             "recurrence": None,
             "attendees": attendees,
-            "organizer": {"emailAddress": self._email(organizer, key)},
+            "organizer": {"emailAddress": self._email(organizer, key, organizer=True)},
             "onlineMeeting": {"joinUrl": join} if (online or stray_link) else None,
             "attachments": [
                 {
@@ -388,8 +388,11 @@ class CalendarGenerator:
             ev["zzCanaryProperty"] = self._canary("extra", key)
         return ev
 
-    def _email(self, person: SimUser, key: str) -> dict:
-        out = {"name": person.name, "address": person.address}
+    def _email(self, person: SimUser, key: str, *, organizer: bool = False) -> dict:
+        # People with an alias organise meetings from it (Exchange stamps the address the
+        # meeting was sent from), so the organizer's address is not always their `mail`.
+        address = person.aliases[0] if organizer and person.aliases else person.address
+        out = {"name": person.name, "address": address}
         if self.canaries:
             out["canaryField"] = self._canary("emailExtra", key)
         return out

@@ -8,10 +8,14 @@ from __future__ import annotations
 import csv
 import io
 import random
+import uuid
 from dataclasses import dataclass, replace
 from zoneinfo import ZoneInfo
 
 DOMAIN = "contoso.example"
+# The tenant's initial domain: some people sign in (userPrincipalName) there while their
+# mail is on DOMAIN, as in many real tenants (GRAPH_FACTS.md "Directory").
+UPN_DOMAIN = "contoso.onmicrosoft.com"
 EXTERNAL_DOMAINS = ("fabrikam.example", "northwind.example", "adatum.example")
 FAILURES = ("mailbox_not_found", "mailbox_not_enabled", "access_denied")
 
@@ -115,9 +119,26 @@ class SimRoom:
 class SimUser:
     """A directory user who can organise or attend meetings."""
 
-    address: str
+    address: str  # the primary SMTP address (`mail`)
     name: str
     department: str | None
+    upn: str | None = None  # userPrincipalName; None means the same as `address`
+    aliases: tuple[str, ...] = ()  # secondary SMTP addresses (`smtp:` proxyAddresses)
+
+    @property
+    def principal(self) -> str:
+        """The userPrincipalName: what `GET /users/{id | userPrincipalName}` accepts."""
+        return self.upn or self.address
+
+    @property
+    def proxy_addresses(self) -> list[str]:
+        """Graph's proxyAddresses: `SMTP:` for the primary address, `smtp:` for aliases."""
+        return [f"SMTP:{self.address}", *(f"smtp:{a}" for a in self.aliases)]
+
+
+def user_id(user: SimUser) -> str:
+    """The object id Graph shows for a user (stable, derived from the primary address)."""
+    return str(uuid.uuid5(uuid.NAMESPACE_DNS, user.address))
 
 
 def building_of(room: SimRoom) -> tuple[str, str, str, str, str]:
@@ -133,7 +154,10 @@ class Organisation:
         self._zones: dict[str, ZoneInfo] = {}
         self.users: list[SimUser] = self._make_users()
         self.externals: list[SimUser] = self._make_externals()
+        # Every SMTP address (mail and aliases) of a person, as Exchange resolves them.
         self._users_by_addr = {u.address: u for u in self.users}
+        self._users_by_addr.update({a: u for u in self.users for a in u.aliases})
+        self._users_by_upn = {u.principal: u for u in self.users}
         self.rooms: list[SimRoom] = self._make_rooms(rooms_per_building)
         self._by_email = {r.email.lower(): r for r in self.rooms if r.email}
         # Position of each room among its building's mailboxes (stable under set_room_failure).
@@ -152,8 +176,19 @@ class Organisation:
             if addr in seen:
                 continue
             seen.add(addr)
+            i = len(users)
+            # Every third person signs in on the initial domain (UPN differs from mail);
+            # every fourth has an alias, which is the address they organise meetings with.
+            upn = f"{first[0]}{last}{i}@{UPN_DOMAIN}".lower() if i % 3 == 2 else None
+            aliases = (f"{first[0]}{last}.{i}@{DOMAIN}".lower(),) if i % 4 == 2 else ()
             users.append(
-                SimUser(addr, f"{first} {last}", _DEPARTMENTS[len(users) % len(_DEPARTMENTS)])
+                SimUser(
+                    addr,
+                    f"{first} {last}",
+                    _DEPARTMENTS[i % len(_DEPARTMENTS)],
+                    upn=upn,
+                    aliases=aliases,
+                )
             )
         return users
 
@@ -282,6 +317,23 @@ class Organisation:
             return self._users_by_addr[addr]
         room = self._by_email.get(addr)
         return SimUser(room.email, room.name, None) if room else None  # type: ignore[arg-type]
+
+    def user_by_principal(self, key: str) -> SimUser | None:
+        """Directory user by userPrincipalName or object id (what `GET /users/{id}` takes);
+        a mail or alias that is not also the UPN is not found there."""
+        k = key.lower()
+        user = self._users_by_upn.get(k)
+        if user is None:
+            user = next((u for u in self.users if user_id(u) == k), None)
+        if user is None:
+            room = self._by_email.get(k)
+            user = SimUser(room.email, room.name, None) if room else None  # type: ignore[arg-type]
+        return user
+
+    def users_by_smtp(self, address: str) -> list[SimUser]:
+        """Users whose mail or an `smtp:` proxy address equals `address` (case-insensitive)."""
+        user = self.user(address)
+        return [user] if user is not None else []
 
     def department(self, address: str) -> str | None:
         """The organizer's department; KeyError for addresses outside the directory."""

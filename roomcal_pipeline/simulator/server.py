@@ -17,13 +17,14 @@ from datetime import UTC, datetime
 from email.utils import formatdate
 from http import HTTPStatus
 from typing import Any
-from urllib.parse import quote, unquote, urlencode
+from urllib.parse import parse_qsl, quote, unquote, urlencode, urlsplit
 
 import orjson
 from aiohttp import web
 
 from .faults import FaultConfig, ServerStats, ThrottleRecord
 from .graphtime import parse_iso, resolve_zone
+from .org import SimUser, user_id
 from .tenant import SimRoom, SimulatedTenant, delta_wire, to_wire
 
 JSON_CT = (
@@ -360,6 +361,8 @@ class _App:
                 return self.delta(request, segs[1], q)
         if len(low) == 2 and low[0] == "users":
             return self.user(segs[1], q)
+        if low == ["users"] and "$filter" in q:
+            return self.users_filter(q, {k.lower(): v for k, v in request.headers.items()})
         raise GraphError(
             400, "BadRequest", f"Resource not found for the segment '{segs[-1] if segs else ''}'."
         )
@@ -594,14 +597,41 @@ class _App:
         }
         return 200, orjson.dumps(body), {}
 
-    def user(self, address: str, q: dict) -> tuple[int, bytes, dict]:
+    # ------------------------------------------------------------ directory
+    def directory_faults(self) -> None:
+        """403 without User.Read.All (for every user at once), or a transient failure."""
         if self.faults.users_forbidden:
             raise GraphError(
                 403,
                 "Authorization_RequestDenied",
                 "Insufficient privileges to complete the operation.",
             )
-        user = self.tenant.user(address)
+        status = self.faults.users_error_status
+        if status:
+            raise GraphError(status, HTTPStatus(status).phrase.replace(" ", ""), "Simulated.")
+
+    @staticmethod
+    def user_json(user: SimUser, q: dict) -> dict:
+        """A user's properties, restricted to $select when given."""
+        full = {
+            "id": user_id(user),
+            "displayName": user.name,
+            "mail": user.address,
+            "userPrincipalName": user.principal,
+            "proxyAddresses": user.proxy_addresses,
+            "department": user.department,
+        }
+        if q.get("$select"):
+            wanted = {f.strip().lower() for f in q["$select"].split(",")}
+            return {k: v for k, v in full.items() if k.lower() in wanted}
+        return full
+
+    def user(self, address: str, q: dict) -> tuple[int, bytes, dict]:
+        """GET /users/{id | userPrincipalName}: by object id or UPN only, so an SMTP address
+        that is not the UPN answers 404 Request_ResourceNotFound
+        (https://learn.microsoft.com/graph/api/user-get; GRAPH_FACTS.md "Directory")."""
+        self.directory_faults()
+        user = self.tenant.org.user_by_principal(address)
         if user is None:
             raise GraphError(
                 404,
@@ -609,22 +639,139 @@ class _App:
                 f"Resource '{address}' does not exist or one of its queried "
                 "reference-property objects are not present.",
             )
-        full = {
-            "id": str(uuid.uuid5(uuid.NAMESPACE_DNS, user.address)),
-            "displayName": user.name,
-            "mail": user.address,
-            "userPrincipalName": user.address,
-            "department": user.department,
-        }
         if q.get("$select"):
-            wanted = {f.strip().lower() for f in q["$select"].split(",")}
-            body = {
-                "@odata.context": f"{GRAPH_ROOT}/$metadata#users({q['$select']})/$entity",
-                **{k: v for k, v in full.items() if k.lower() in wanted},
-            }
+            context = f"{GRAPH_ROOT}/$metadata#users({q['$select']})/$entity"
         else:
-            body = {"@odata.context": f"{GRAPH_ROOT}/$metadata#users/$entity", **full}
+            context = f"{GRAPH_ROOT}/$metadata#users/$entity"
+        body = {"@odata.context": context, **self.user_json(user, q)}
         return 200, orjson.dumps(body), {}
+
+    _TERM = re.compile(
+        r"^\s*(?:mail\s+eq\s+'(?P<mail>(?:[^']|'')*)'"
+        r"|proxyAddresses/any\((?P<var>\w+):\s*(?P=var)\s+eq\s+'(?P<proxy>(?:[^']|'')*)'\))\s*$",
+        re.IGNORECASE,
+    )
+
+    def users_filter(self, q: dict, headers: dict) -> tuple[int, bytes, dict]:
+        """GET /users?$filter=mail eq '...' or proxyAddresses/any(x:x eq 'smtp:...').
+
+        `mail` supports eq and proxyAddresses supports eq through `any` in default queries
+        (https://learn.microsoft.com/graph/api/resources/user, property table); `$count`
+        is an advanced query and needs `ConsistencyLevel: eventual`, without it Graph
+        answers 400 (https://learn.microsoft.com/graph/aad-advanced-queries). Strings
+        compare case-insensitively, the `SMTP:`/`smtp:` prefix included. The answer is a
+        collection `{"value": [...]}`, empty when nothing matches (never 404).
+        """
+        self.directory_faults()
+        advanced = headers.get("consistencylevel", "").lower() == "eventual"
+        count = q.get("$count", "").lower() == "true"
+        if count and not advanced:
+            raise GraphError(400, "Request_BadRequest", "$count is not currently supported.")
+        mails, proxies = set(), set()
+        for term in re.split(r"\s+or\s+", q["$filter"], flags=re.IGNORECASE):
+            m = self._TERM.match(term)
+            if m is None:
+                raise GraphError(
+                    400,
+                    "Request_UnsupportedQuery",
+                    "Unsupported or invalid query filter clause specified for property "
+                    "of resource 'User'.",
+                )
+            if m.group("mail") is not None:
+                mails.add(m.group("mail").replace("''", "'").lower())
+            else:
+                proxies.add(m.group("proxy").replace("''", "'").lower())
+        value = [
+            self.user_json(u, q)
+            for u in self.tenant.users
+            if u.address in mails or proxies & {p.lower() for p in u.proxy_addresses}
+        ]
+        body: dict[str, Any] = {"@odata.context": f"{GRAPH_ROOT}/$metadata#users"}
+        if count:
+            body["@odata.count"] = len(value)
+        body["value"] = value
+        return 200, orjson.dumps(body), {}
+
+    async def batch(self, request: web.Request) -> web.Response:
+        """POST /$batch, JSON batching (https://learn.microsoft.com/graph/json-batching):
+        `{"requests": [{"id", "method", "url", "headers"}]}`, at most 20, ids unique, else
+        400 for the whole batch; the envelope answers 200 and each sub-response carries its
+        own id, status, headers and body, a throttled one a 429 with its own Retry-After
+        (https://learn.microsoft.com/graph/throttling, "Throttling and batching").
+        Sub-requests served here: the directory lookups (users/{id}, users?$filter=)."""
+        stats, url = self.stats, request.path_qs
+        stats.total_requests += 1
+        stats.attempts[url] += 1
+        attempt = stats.attempts[url]
+        try:
+            self.check_auth(request)
+            if self.faults.path_contains is None or self.faults.path_contains in url:
+                self.pre_faults(request, None, url, attempt)
+            try:
+                payload = orjson.loads(await request.read())
+            except orjson.JSONDecodeError:
+                raise GraphError(400, "BadRequest", "Invalid batch payload format.") from None
+            reqs = payload.get("requests") if isinstance(payload, dict) else None
+            if not isinstance(reqs, list) or not reqs:
+                raise GraphError(400, "BadRequest", "Invalid batch payload format.")
+            if len(reqs) > 20:
+                raise GraphError(
+                    400, "BadRequest", "Number of batch operations exceeds the limit of 20."
+                )
+            ids = [str(r.get("id")) if isinstance(r, dict) else None for r in reqs]
+            if None in ids or len({i.lower() for i in ids if i}) != len(ids):
+                raise GraphError(400, "BadRequest", "Batch request ids must be unique.")
+            responses = [self.batch_one(r) for r in reqs]
+        except GraphError as exc:
+            return self.error(request, exc)
+        stats.status_counts[200] += 1
+        body = orjson.dumps({"responses": responses})
+        return web.Response(status=200, body=body, headers={"Content-Type": JSON_CT})
+
+    def batch_one(self, req: dict) -> dict:
+        rid, url = str(req.get("id")), str(req.get("url") or "")
+        headers = {str(k).lower(): str(v) for k, v in (req.get("headers") or {}).items()}
+        key = "$batch|" + url
+        self.stats.attempts[key] += 1
+        attempt = self.stats.attempts[key]
+        f = self.faults
+        try:
+            if str(req.get("method", "")).upper() != "GET":
+                raise GraphError(405, "Request_BadRequest", "Only GET is simulated in $batch.")
+            if f.batch_throttle_probability and (
+                f.draw("batch429", url, attempt) < f.batch_throttle_probability
+            ):
+                self.stats.faults_injected["batch-429"] += 1
+                retry = str(max(1, math.ceil(f.retry_after_seconds)))
+                raise GraphError(
+                    429, "TooManyRequests", "Too many requests.", {"Retry-After": retry}
+                )
+            parts = urlsplit(url if url.startswith("/") else "/" + url)
+            segs = [unquote(x) for x in parts.path.split("/") if x]
+            low = [x.lower() for x in segs]
+            q = {k.lower(): v for k, v in parse_qsl(parts.query, keep_blank_values=True)}
+            if low == ["users"] and "$filter" in q:
+                status, body, extra = self.users_filter(q, headers)
+            elif len(low) == 2 and low[0] == "users":
+                status, body, extra = self.user(segs[1], q)
+            else:
+                raise GraphError(400, "BadRequest", f"Resource not found for '{url}'.")
+        except GraphError as exc:
+            self.stats.status_counts[exc.status] += 1
+            error = {"code": exc.code, "message": exc.message}
+            return {
+                "id": rid,
+                "status": exc.status,
+                "headers": {"Content-Type": "application/json", **exc.headers},
+                "body": {"error": error},
+            }
+        self.stats.status_counts[status] += 1
+        return {
+            "id": rid,
+            "status": status,
+            "headers": {"Content-Type": JSON_CT, **extra},
+            "body": orjson.loads(body),
+        }
 
     async def token_endpoint(self, request: web.Request) -> web.Response:
         """Azure AD v2 client_credentials token issuing short-lived bearer tokens."""
@@ -711,6 +858,7 @@ def _in_window(ev: dict, start: datetime, end: datetime) -> bool:
 def build_app(core: _App) -> web.Application:
     """The aiohttp application routing Graph paths and the token endpoint."""
     app = web.Application()
+    app.router.add_post("/v1.0/$batch", core.batch)
     app.router.add_route("*", "/v1.0/{tail:.*}", core.handle)
     app.router.add_post("/{tenant}/oauth2/v2.0/token", core.token_endpoint)
     return app

@@ -1,4 +1,10 @@
-"""The organizer directory cache (raw.organizer_directory): department per organizer address."""
+"""The organizer directory cache (raw.organizer_directory): department per organizer address.
+
+The state only improves (docs/metrics.md, `organizer_group`): a `found` department is
+replaced only by another `found` answer; `error` never overwrites `found` or `not_found`;
+`forbidden` never overwrites `found`. An answer that is not kept leaves `looked_up_at`
+as it was, so a stale entry whose refresh failed is asked again on the next run.
+"""
 
 from __future__ import annotations
 
@@ -10,8 +16,9 @@ import psycopg
 REFRESH_AFTER_DAYS = 7
 
 
-def addresses_to_look_up(conn: psycopg.Connection) -> list[str]:
+def addresses_to_look_up(conn: psycopg.Connection, refresh_days: float | None = None) -> list[str]:
     """Organizers seen in raw events that are not cached, stale, or last failed."""
+    days = REFRESH_AFTER_DAYS if refresh_days is None else refresh_days
     rows = conn.execute(
         """
         select distinct lower(e.organizer_address)
@@ -20,10 +27,28 @@ def addresses_to_look_up(conn: psycopg.Connection) -> list[str]:
         where e.organizer_address is not null and e.organizer_address like '%%@%%'
           and (d.organizer_address is null
                or d.lookup_status in ('error', 'forbidden')
-               or d.looked_up_at < now() - make_interval(days => %s))
+               or d.looked_up_at <= now() - make_interval(secs => %s * 86400))
         order by 1
         """,
-        (REFRESH_AFTER_DAYS,),
+        (days,),
+    ).fetchall()
+    return [r[0] for r in rows]
+
+
+def new_organizers(conn: psycopg.Connection, limit: int) -> list[str]:
+    """Organizers seen in raw events that the directory was never asked about (at most
+    `limit`, for a sync's budget)."""
+    rows = conn.execute(
+        """
+        select distinct lower(e.organizer_address)
+        from raw.room_events e
+        left join raw.organizer_directory d on d.organizer_address = lower(e.organizer_address)
+        where e.organizer_address is not null and e.organizer_address like '%%@%%'
+          and d.organizer_address is null
+        order by 1
+        limit %s
+        """,
+        (limit,),
     ).fetchall()
     return [r[0] for r in rows]
 
@@ -31,14 +56,19 @@ def addresses_to_look_up(conn: psycopg.Connection) -> list[str]:
 def upsert_entries(
     conn: psycopg.Connection, entries: Iterable[tuple[str, str | None, str]]
 ) -> None:
+    """Store lookup answers (address, department, status) where they improve the state."""
     with conn.transaction(), conn.cursor() as cur:
         cur.executemany(
             """
             insert into raw.organizer_directory (organizer_address, department, lookup_status)
-            values (%s, %s, %s)
+            values (lower(%s), %s, %s)
             on conflict (organizer_address) do update
             set department = excluded.department, lookup_status = excluded.lookup_status,
                 looked_up_at = now()
+            where excluded.lookup_status = 'found'
+               or (organizer_directory.lookup_status <> 'found'
+                   and not (excluded.lookup_status = 'error'
+                            and organizer_directory.lookup_status = 'not_found'))
             """,
             list(entries),
         )

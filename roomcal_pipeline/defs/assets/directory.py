@@ -1,6 +1,5 @@
 """The organizer directory asset: each organizer's department, for organizer groups (docs/metrics.md)."""
 
-import asyncio
 from collections import Counter
 
 from dagster import AssetExecutionContext, AssetKey, MaterializeResult, asset
@@ -8,31 +7,61 @@ from dagster import AssetExecutionContext, AssetKey, MaterializeResult, asset
 from roomcal_pipeline.defs.interrupts import run_interruptibly
 from roomcal_pipeline.defs.resources import RoomcalResource
 from roomcal_pipeline.graph.client import DirectoryEntry, GraphClient
-from roomcal_pipeline.warehouse.directory import addresses_to_look_up, upsert_entries
-
-_LOOKUP_CONCURRENCY = 8
+from roomcal_pipeline.warehouse.directory import (
+    addresses_to_look_up,
+    new_organizers,
+    upsert_entries,
+)
 
 
 async def look_up(client: GraphClient, addresses: list[str]) -> dict[str, DirectoryEntry]:
-    """Departments of many organizers; after one 403 the rest are not asked (the
-    permission is the app's, not the user's), so a tenant without User.Read.All costs
-    one request."""
-    results: dict[str, DirectoryEntry] = {}
-    forbidden = asyncio.Event()
-    slots = asyncio.Semaphore(_LOOKUP_CONCURRENCY)
+    """Departments of many organizers: batched lookups by UPN, then by mail / proxy
+    address (GraphClient.departments); after a 403 nobody else is asked (the permission
+    is the app's, not the user's), so a tenant without User.Read.All costs one request."""
+    return await client.departments(addresses) if addresses else {}
 
-    async def one(address: str) -> None:
-        async with slots:
-            if forbidden.is_set():
-                results[address] = DirectoryEntry("forbidden")
-                return
-            entry = await client.department(address)
-            if entry.status == "forbidden":
-                forbidden.set()
-            results[address] = entry
 
-    await asyncio.gather(*(one(a) for a in addresses))
-    return results
+def directory_metadata(entries: dict[str, DirectoryEntry], requests: int, batches: int) -> dict:
+    """What a directory run resolved and what it cost (raw/organizer_directory metadata)."""
+    how = Counter(e.via if e.status == "found" else e.status for e in entries.values())
+    return {
+        "looked_up": len(entries),
+        "resolved_by_upn": how["upn"],
+        "resolved_by_mail": how["mail"],
+        "resolved_by_proxy_address": how["proxy"],
+        "external": how["not_found"],
+        "forbidden": how["forbidden"],
+        "failed": how["error"],
+        "requests": requests,
+        "batches": batches,
+    }
+
+
+def resolve_and_store(roomcal: RoomcalResource, addresses: list[str]) -> dict:
+    """Look addresses up in the directory and store the answers that improve the state."""
+
+    async def run() -> tuple[dict[str, DirectoryEntry], int, int]:
+        async with roomcal.graph_client() as client:
+            found = await look_up(client, addresses)
+            return found, client.stats["directory"].requests, client.directory_batches
+
+    entries, requests, batches = run_interruptibly(run()) if addresses else ({}, 0, 0)
+    with roomcal.connect() as conn:
+        upsert_entries(conn, ((a, e.department, e.status) for a, e in entries.items()))
+    return directory_metadata(entries, requests, batches)
+
+
+# New organizers one `roomcal sync` resolves before its marts refresh: at most 10 batches
+# by UPN and 10 by mail / proxy address; the rest wait for the next sync or run.
+SYNC_DIRECTORY_BUDGET = 200
+
+
+def resolve_new_organizers(roomcal: RoomcalResource, limit: int = SYNC_DIRECTORY_BUDGET) -> dict:
+    """Resolve organizers the directory was never asked about (issue 11: a booking made
+    today by a new organizer carries their department after the same sync)."""
+    with roomcal.connect() as conn:
+        addresses = new_organizers(conn, limit)
+    return resolve_and_store(roomcal, addresses)
 
 
 @asset(
@@ -41,7 +70,8 @@ async def look_up(client: GraphClient, addresses: list[str]) -> dict[str, Direct
     group_name="extraction",
     kinds={"postgres"},
     description="Department of each organizer seen in room events (Graph users endpoint, "
-    "cached for a week): not_found means external, forbidden means no directory permission.",
+    "by UPN, then mail / proxy address, cached for a week): not_found means external, "
+    "forbidden means no directory permission.",
 )
 def organizer_directory(
     context: AssetExecutionContext, roomcal: RoomcalResource
@@ -50,24 +80,7 @@ def organizer_directory(
         addresses = addresses_to_look_up(conn)
     context.log.info(f"looking up {len(addresses)} organizers in the directory")
 
-    async def run() -> tuple[dict[str, DirectoryEntry], int]:
-        async with roomcal.graph_client() as client:
-            found = await look_up(client, addresses)
-            return found, client.stats["directory"].requests
-
-    entries, requests = run_interruptibly(run()) if addresses else ({}, 0)
+    metadata = resolve_and_store(roomcal, addresses)
     with roomcal.connect() as conn:
-        upsert_entries(conn, ((a, e.department, e.status) for a, e in entries.items()))
         cached = conn.execute("select count(*) from raw.organizer_directory").fetchone()[0]
-    statuses = Counter(e.status for e in entries.values())
-    return MaterializeResult(
-        metadata={
-            "looked_up": len(entries),
-            "found": statuses["found"],
-            "not_found": statuses["not_found"],
-            "forbidden": statuses["forbidden"],
-            "errors": statuses["error"],
-            "graph_requests": requests,
-            "cached_organizers": cached,
-        }
-    )
+    return MaterializeResult(metadata={**metadata, "cached_organizers": cached})
