@@ -118,8 +118,11 @@ def refresh_changed_marts(
         what = f"dbt build of the marts, {window['min_date']} to {window['max_date']}"
     else:
         context.log.info("nothing changed: the marts are current; rebuilding the sync status")
-        # one --select value: dagster-dbt reads a single value per --select flag
-        args = ["build", "--select", " ".join(STATUS_MODELS), "--indirect-selection", "cautious"]
+        # one --select value: dagster-dbt reads a single value per --select flag. With their
+        # upstream views (+), so a sync that finds nothing before any marts exist (a first
+        # sync after a killed one) still builds them.
+        selection = " ".join(f"+{model}" for model in STATUS_MODELS)
+        args = ["build", "--select", selection, "--indirect-selection", "cautious"]
         args += ["--vars", dbt_vars(roomcal)]
         what = f"dbt build of {' and '.join(STATUS_MODELS)}"
     invocation = dbt.cli(args, manifest=dbt_project.manifest_path, context=context)
