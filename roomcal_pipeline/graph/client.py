@@ -358,51 +358,39 @@ class GraphClient:
     async def departments(self, addresses: list[str]) -> dict[str, DirectoryEntry]:
         """Departments of many SMTP addresses, resolved the way Exchange does.
 
-        1. `GET /users/{address}?$select=department`: Graph finds a user by id or
-           userPrincipalName only (https://learn.microsoft.com/graph/api/user-get), so
-           this answers for people whose UPN is their address.
-        2. For each 404: `GET /users?$filter=mail eq '...' or
-           proxyAddresses/any(x:x eq 'smtp:...')` with `ConsistencyLevel: eventual` and
-           `$count=true` (advanced query headers, harmless where not needed:
-           https://learn.microsoft.com/graph/aad-advanced-queries). An empty answer means
-           the address is outside the directory (external).
-        Both rounds go through JSON batching, 20 lookups per `POST /$batch`
-        (https://learn.microsoft.com/graph/json-batching). A 403 anywhere means the app
-        lacks User.Read.All for every user: nobody else is asked. A sub-request answering
-        429 is sent again (in a later batch) after its Retry-After; any other failure is
-        `error` for this run.
+        Graph's `GET /users/{id | userPrincipalName}` misses everyone whose UPN is not their
+        address (https://learn.microsoft.com/graph/api/user-get), so each lookup is one
+        `GET /users?$filter=userPrincipalName in (...) or mail in (...) or
+        proxyAddresses/any(p:p eq 'smtp:...') ...` over a few addresses, and the answer is
+        matched here in Exchange's order: UPN first, then mail, then an `smtp:` proxy
+        address (case-insensitive). Nobody matching means outside the directory
+        (external). A default (not advanced) query allows 15 OR clauses
+        (microsoftgraph/microsoft-graph-docs issue 21098: "Too many child clauses ...
+        Max allowed: 15"), so one lookup covers 5 addresses x 3 clauses, and a `POST
+        /$batch` of 20 lookups covers 100 addresses
+        (https://learn.microsoft.com/graph/json-batching): 1,000 organizers cost 10
+        requests. A 403 anywhere means the app lacks User.Read.All for every user: nobody
+        else is asked. A lookup answering 429 or 5xx is sent again (in a later batch)
+        within the run; one that still fails is `error` and retried on the next run.
         """
         unique = list(dict.fromkeys(addresses))
-        results: dict[str, DirectoryEntry] = {}
+        groups = [
+            unique[i : i + _ADDRESSES_PER_LOOKUP]
+            for i in range(0, len(unique), _ADDRESSES_PER_LOOKUP)
+        ]
         self._directory_forbidden = False
-        by_upn = await self._batched(
-            [(a, f"/users/{quote(a, safe='@')}?$select=department", None) for a in unique]
+        answers = await self._batched(
+            [(str(i), _directory_filter_url(group), None) for i, group in enumerate(groups)]
         )
-        missing = []
-        for address in unique:
-            status, body = by_upn[address]
-            if status == 200:
-                results[address] = DirectoryEntry("found", _department(body), "upn")
-            elif status == 404:
-                missing.append(address)
-            else:
-                results[address] = _failed_entry(status)
-        by_smtp = await self._batched(
-            [(a, _smtp_filter_url(a), {"ConsistencyLevel": "eventual"}) for a in missing]
-        )
-        for address in missing:
-            status, body = by_smtp[address]
+        results: dict[str, DirectoryEntry] = {}
+        for i, group in enumerate(groups):
+            status, body = answers[str(i)]
             users = body.get("value") if status == 200 else None
             if status != 200 or not isinstance(users, list):
-                results[address] = _failed_entry(status)
-            elif not users:
-                results[address] = DirectoryEntry("not_found")
-            else:
-                users = [u for u in users if isinstance(u, dict)] or [{}]
-                by_mail = [u for u in users if str(u.get("mail") or "").lower() == address.lower()]
-                user = (by_mail or users)[0]
-                via = "mail" if by_mail else "proxy"
-                results[address] = DirectoryEntry("found", _department(user), via)
+                results.update({address: _failed_entry(status) for address in group})
+                continue
+            users = [u for u in users if isinstance(u, dict)]
+            results.update({address: _match(address, users) for address in group})
         if self._directory_forbidden:  # answers before the first 403 stand; the rest cannot
             for address, entry in results.items():
                 if entry.status != "found":
@@ -429,9 +417,11 @@ class GraphClient:
         self, lookups: list[tuple[str, str, dict | None]]
     ) -> dict[str, tuple[int | None, dict]]:
         """One `$batch` of at most 20 GETs, and its throttled sub-requests again after their
-        own Retry-After (at most RetryPolicy.max_attempts rounds)."""
+        own Retry-After (at most RetryPolicy.max_attempts rounds), those failing with a 5xx
+        again after a backoff (at most _SERVER_ERROR_RETRIES times each)."""
         out: dict[str, tuple[int | None, dict]] = {}
         pending = {str(i): item for i, item in enumerate(lookups)}
+        server_errors = dict.fromkeys(pending, 0)  # 5xx answers so far, per lookup
         stats = self.stats["directory"]
         attempt = 0
         while pending:
@@ -456,7 +446,8 @@ class GraphClient:
             answers = {
                 str(r.get("id")): r for r in body.get("responses") or [] if isinstance(r, dict)
             }
-            throttled: dict[str, tuple[str, str, dict | None]] = {}
+            again: dict[str, tuple[str, str, dict | None]] = {}
+            throttled = 0
             wait = 0.0
             for rid, item in pending.items():
                 answer = answers.get(rid) or {}
@@ -464,7 +455,11 @@ class GraphClient:
                 sub_body = answer.get("body") if isinstance(answer.get("body"), dict) else {}
                 if status == 403:
                     self._directory_forbidden = True
-                if status == 429 and attempt < self.retry.max_attempts:
+                if status in _SERVER_ERRORS:
+                    server_errors[rid] += 1
+                if (status == 429 and attempt < self.retry.max_attempts) or (
+                    status in _SERVER_ERRORS and server_errors[rid] <= _SERVER_ERROR_RETRIES
+                ):
                     headers = (
                         answer.get("headers") if isinstance(answer.get("headers"), dict) else {}
                     )
@@ -474,16 +469,20 @@ class GraphClient:
                         )
                     )
                     if retry_after is None:
-                        retry_after = self.retry.backoff_base_seconds * 2 ** (attempt - 1)
+                        retry_after = min(
+                            self.retry.backoff_base_seconds * 2 ** (attempt - 1),
+                            self.retry.backoff_max_seconds,
+                        )
                     if retry_after <= self.retry.max_retry_after_seconds:
-                        throttled[rid] = item
+                        again[rid] = item
+                        throttled += status == 429
                         wait = max(wait, retry_after)
                         continue
                 out[item[0]] = (status, sub_body)
-            pending = throttled
+            pending = again
             if pending:
                 stats.retries += len(pending)
-                stats.throttled += len(pending)
+                stats.throttled += throttled
                 stats.throttle_wait_seconds += wait
                 await asyncio.sleep(wait)
         return out
@@ -500,6 +499,8 @@ class GraphClient:
 
 
 _BATCH_MAX = 20  # Graph's limit of requests in one JSON batch
+_SERVER_ERRORS = {500, 502, 503, 504}
+_SERVER_ERROR_RETRIES = 3  # a lookup still failing then is `error`, asked again next run
 
 
 def _department(body: dict) -> str | None:
@@ -513,11 +514,46 @@ def _failed_entry(status: int | None) -> DirectoryEntry:
     return DirectoryEntry("error")
 
 
-def _smtp_filter_url(address: str) -> str:
-    """`/users?$filter=` on mail or an `smtp:` proxy address (quotes doubled, OData)."""
-    value = address.replace("'", "''")
-    flt = f"mail eq '{value}' or proxyAddresses/any(x:x eq 'smtp:{value}')"
-    return f"/users?$filter={quote(flt, safe='')}&$select=department,mail&$count=true"
+_ADDRESSES_PER_LOOKUP = 5  # x 3 OR clauses = 15, Graph's limit in a default query
+_DIRECTORY_FIELDS = "department,userPrincipalName,mail,proxyAddresses"
+
+
+def _odata_string(value: str) -> str:
+    return "'" + value.replace("'", "''") + "'"
+
+
+def _directory_filter_url(addresses: list[str]) -> str:
+    """`/users?$filter=` matching any of the addresses as UPN, mail or `smtp:` proxy."""
+    values = ",".join(_odata_string(a) for a in addresses)
+    clauses = [f"userPrincipalName in ({values})", f"mail in ({values})"]
+    clauses += [f"proxyAddresses/any(p:p eq {_odata_string('smtp:' + a)})" for a in addresses]
+    flt = " or ".join(clauses)
+    return f"/users?$filter={quote(flt, safe='')}&$select={_DIRECTORY_FIELDS}"
+
+
+def _match(address: str, users: list[dict]) -> DirectoryEntry:
+    """The user an SMTP address belongs to, in Exchange's order: UPN, mail, proxy address."""
+    wanted = address.lower()
+
+    def text(user: dict, key: str) -> str:
+        value = user.get(key)
+        return value.lower() if isinstance(value, str) else ""
+
+    for via, hit in (
+        ("upn", lambda u: text(u, "userPrincipalName") == wanted),
+        ("mail", lambda u: text(u, "mail") == wanted),
+        (
+            "proxy",
+            lambda u: any(
+                isinstance(p, str) and p.lower() == f"smtp:{wanted}"
+                for p in u.get("proxyAddresses") or []
+            ),
+        ),
+    ):
+        user = next((u for u in users if hit(u)), None)
+        if user is not None:
+            return DirectoryEntry("found", _department(user), via)
+    return DirectoryEntry("not_found")
 
 
 class _RawResponse(ResponseHandler):

@@ -39,6 +39,9 @@ class FaultConfig:
     # Probability that one sub-request of a $batch answers 429 with its own Retry-After
     # (retry_after_seconds, whole seconds) while the other sub-requests succeed.
     batch_throttle_probability: float = 0.0
+    # Probability that one sub-request of a $batch answers 503 (a transient directory
+    # failure, drawn again on every attempt) while the others succeed.
+    batch_error_probability: float = 0.0
     # The app lacks the permission for the whole tenant (no Calendars.Read, or no admin
     # consent): every request with a valid token answers 403 ErrorAccessDenied.
     forbid_all: bool = False

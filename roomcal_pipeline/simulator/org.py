@@ -149,15 +149,16 @@ def building_of(room: SimRoom) -> tuple[str, str, str, str, str]:
 class Organisation:
     """Directory of the synthetic tenant: people, rooms, room pairs and the registry CSV."""
 
-    def __init__(self, seed: int, rooms_per_building: int) -> None:
+    def __init__(self, seed: int, rooms_per_building: int, people: int = 48) -> None:
         self.seed = seed
         self._zones: dict[str, ZoneInfo] = {}
-        self.users: list[SimUser] = self._make_users()
+        self.users: list[SimUser] = self._make_users(people)
         self.externals: list[SimUser] = self._make_externals()
         # Every SMTP address (mail and aliases) of a person, as Exchange resolves them.
         self._users_by_addr = {u.address: u for u in self.users}
         self._users_by_addr.update({a: u for u in self.users for a in u.aliases})
         self._users_by_upn = {u.principal: u for u in self.users}
+        self._order = {u.address: i for i, u in enumerate(self.users)}
         self.rooms: list[SimRoom] = self._make_rooms(rooms_per_building)
         self._by_email = {r.email.lower(): r for r in self.rooms if r.email}
         # Position of each room among its building's mailboxes (stable under set_room_failure).
@@ -167,12 +168,14 @@ class Organisation:
             self.position.update({email: i for i, email in enumerate(mine)})
         self.partner = self._make_pairs()
 
-    def _make_users(self) -> list[SimUser]:
+    def _make_users(self, people: int) -> list[SimUser]:
         rng = random.Random(f"{self.seed}|users")
         users, seen = [], set()
-        while len(users) < 48:
+        while len(users) < people:
             first, last = rng.choice(_FIRST), rng.choice(_LAST)
             addr = f"{first}.{last}@{DOMAIN}".lower()
+            if addr in seen and len(users) >= 48:  # a large directory: numbered namesakes
+                addr = f"{first}.{last}{len(users)}@{DOMAIN}".lower()
             if addr in seen:
                 continue
             seen.add(addr)
@@ -329,6 +332,35 @@ class Organisation:
             room = self._by_email.get(k)
             user = SimUser(room.email, room.name, None) if room else None  # type: ignore[arg-type]
         return user
+
+    def users_matching(
+        self, principals: set[str], mails: set[str], proxies: set[str]
+    ) -> list[SimUser]:
+        """People whose UPN, mail or a proxy address (`smtp:x`, lower case) is asked for, in
+        directory order: what a `$filter` over those properties returns."""
+        hits = {self._users_by_upn.get(p) for p in principals}
+        hits |= {u for u in map(self._users_by_addr.get, mails) if u and u.address in mails}
+        for proxy in proxies:
+            kind, _, address = proxy.partition(":")
+            user = self._users_by_addr.get(address)
+            if (
+                user is not None
+                and kind in ("smtp", "x500")
+                and proxy in {p.lower() for p in user.proxy_addresses}
+            ):
+                hits.add(user)
+        hits.discard(None)
+        return sorted(hits, key=lambda u: self._order[u.address])
+
+    def set_department(self, address: str, department: str | None) -> SimUser:
+        """Move a person to another department (HR changed it in the directory)."""
+        old = self._users_by_addr[address.lower()]
+        new = replace(old, department=department)
+        self.users[self.users.index(old)] = new
+        for key in (old.address, *old.aliases):
+            self._users_by_addr[key] = new
+        self._users_by_upn[old.principal] = new
+        return new
 
     def users_by_smtp(self, address: str) -> list[SimUser]:
         """Users whose mail or an `smtp:` proxy address equals `address` (case-insensitive)."""

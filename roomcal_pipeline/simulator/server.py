@@ -646,18 +646,26 @@ class _App:
         body = {"@odata.context": context, **self.user_json(user, q)}
         return 200, orjson.dumps(body), {}
 
+    _STRING = r"'(?:[^']|'')*'"
     _TERM = re.compile(
-        r"^\s*(?:mail\s+eq\s+'(?P<mail>(?:[^']|'')*)'"
-        r"|proxyAddresses/any\((?P<var>\w+):\s*(?P=var)\s+eq\s+'(?P<proxy>(?:[^']|'')*)'\))\s*$",
+        rf"^\s*(?:(?P<prop>userPrincipalName|mail)\s+eq\s+(?P<one>{_STRING})"
+        rf"|(?P<inprop>userPrincipalName|mail)\s+in\s+\((?P<many>\s*{_STRING}(?:\s*,\s*{_STRING})*)\s*\)"
+        rf"|proxyAddresses/any\((?P<var>\w+):\s*(?P=var)\s+eq\s+(?P<proxy>{_STRING})\))\s*$",
         re.IGNORECASE,
     )
+    _MAX_OR_CLAUSES = 15  # in a default (not advanced) directory query
 
     def users_filter(self, q: dict, headers: dict) -> tuple[int, bytes, dict]:
-        """GET /users?$filter=mail eq '...' or proxyAddresses/any(x:x eq 'smtp:...').
+        """GET /users?$filter= on userPrincipalName / mail (eq, in) and proxyAddresses
+        (any with eq), joined by `or`.
 
-        `mail` supports eq and proxyAddresses supports eq through `any` in default queries
-        (https://learn.microsoft.com/graph/api/resources/user, property table); `$count`
-        is an advanced query and needs `ConsistencyLevel: eventual`, without it Graph
+        These operators work in default queries (https://learn.microsoft.com/graph/api/
+        resources/user, property table). A default query allows 15 OR child clauses, each
+        value of an `in` counting as one; the 16th answers 400 "Too many child clauses
+        specified in search filter expression containing 'OR' operators: 16. Max allowed:
+        15" (microsoftgraph/microsoft-graph-docs issue 21098; the error code is assumed),
+        while an advanced query (`ConsistencyLevel: eventual`) is limited by the URL's
+        length instead (PR 22097). `$count` is advanced only: without the header Graph
         answers 400 (https://learn.microsoft.com/graph/aad-advanced-queries). Strings
         compare case-insensitively, the `SMTP:`/`smtp:` prefix included. The answer is a
         collection `{"value": [...]}`, empty when nothing matches (never 404).
@@ -667,7 +675,8 @@ class _App:
         count = q.get("$count", "").lower() == "true"
         if count and not advanced:
             raise GraphError(400, "Request_BadRequest", "$count is not currently supported.")
-        mails, proxies = set(), set()
+        wanted: dict[str, set[str]] = {"userprincipalname": set(), "mail": set(), "proxy": set()}
+        clauses = 0
         for term in re.split(r"\s+or\s+", q["$filter"], flags=re.IGNORECASE):
             m = self._TERM.match(term)
             if m is None:
@@ -677,15 +686,26 @@ class _App:
                     "Unsupported or invalid query filter clause specified for property "
                     "of resource 'User'.",
                 )
-            if m.group("mail") is not None:
-                mails.add(m.group("mail").replace("''", "'").lower())
+            if m.group("one") is not None:
+                values, prop = [m.group("one")], m.group("prop")
+            elif m.group("many") is not None:
+                values = re.findall(self._STRING, m.group("many"))
+                prop = m.group("inprop")
             else:
-                proxies.add(m.group("proxy").replace("''", "'").lower())
-        value = [
-            self.user_json(u, q)
-            for u in self.tenant.users
-            if u.address in mails or proxies & {p.lower() for p in u.proxy_addresses}
-        ]
+                values, prop = [m.group("proxy")], "proxy"
+            clauses += len(values)
+            wanted[prop.lower()].update(v[1:-1].replace("''", "'").lower() for v in values)
+        if clauses > self._MAX_OR_CLAUSES and not advanced:
+            raise GraphError(
+                400,
+                "Request_UnsupportedQuery",
+                "Too many child clauses specified in search filter expression containing "
+                f"'OR' operators: {clauses}. Max allowed: {self._MAX_OR_CLAUSES}.",
+            )
+        people = self.tenant.org.users_matching(
+            wanted["userprincipalname"], wanted["mail"], wanted["proxy"]
+        )
+        value = [self.user_json(u, q) for u in people]
         body: dict[str, Any] = {"@odata.context": f"{GRAPH_ROOT}/$metadata#users"}
         if count:
             body["@odata.count"] = len(value)
@@ -705,6 +725,8 @@ class _App:
         attempt = stats.attempts[url]
         try:
             self.check_auth(request)
+            if self.faults.latency_ms:
+                await asyncio.sleep(self.faults.latency_ms / 1000)
             if self.faults.path_contains is None or self.faults.path_contains in url:
                 self.pre_faults(request, None, url, attempt)
             try:
@@ -746,6 +768,11 @@ class _App:
                 raise GraphError(
                     429, "TooManyRequests", "Too many requests.", {"Retry-After": retry}
                 )
+            if f.batch_error_probability and (
+                f.draw("batch503", url, attempt) < f.batch_error_probability
+            ):
+                self.stats.faults_injected["batch-503"] += 1
+                raise GraphError(503, "ServiceUnavailable", "Simulated transient failure.")
             parts = urlsplit(url if url.startswith("/") else "/" + url)
             segs = [unquote(x) for x in parts.path.split("/") if x]
             low = [x.lower() for x in segs]

@@ -56,6 +56,7 @@ class SimulatedTenant:
         history_days: int = 120,
         future_days: int = 60,
         today: date | None = None,
+        people: int = 48,
     ) -> None:
         self.seed = seed
         self.bookings_per_day = bookings_per_day
@@ -63,7 +64,7 @@ class SimulatedTenant:
         self.today = today or datetime.now(UTC).date()
         self.first_day = self.today - timedelta(days=history_days)
         self.last_day = self.today + timedelta(days=future_days)
-        self.org = Organisation(seed, rooms_per_building)
+        self.org = Organisation(seed, rooms_per_building, people)
         self.generator = CalendarGenerator(
             self.org,
             seed=seed,
@@ -104,6 +105,10 @@ class SimulatedTenant:
     def department(self, address: str) -> str | None:
         """The organizer's department; KeyError for addresses outside the directory."""
         return self.org.department(address)
+
+    def set_department(self, address: str, department: str | None) -> SimUser:
+        """Move a person to another department; the directory answers with it from now on."""
+        return self.org.set_department(address, department)
 
     def registry_csv(self) -> str:
         """The room registry (docs/configuration.md) listing every room with in_registry."""

@@ -54,9 +54,15 @@ def new_organizers(conn: psycopg.Connection, limit: int) -> list[str]:
 
 
 def upsert_entries(
-    conn: psycopg.Connection, entries: Iterable[tuple[str, str | None, str]]
-) -> None:
-    """Store lookup answers (address, department, status) where they improve the state."""
+    conn: psycopg.Connection,
+    entries: Iterable[tuple[str, str | None, str]],
+    run_id: str | None = None,
+) -> int:
+    """Store lookup answers (address, department, status) where they improve the state,
+    in one transaction; returns how many known organizers changed group. Such a row is
+    marked with `run_id`, so that run's marts build covers every date they booked
+    (`organizer_change_dates`)."""
+    rows = [(address, department, status, run_id) for address, department, status in entries]
     with conn.transaction(), conn.cursor() as cur:
         cur.executemany(
             """
@@ -64,11 +70,35 @@ def upsert_entries(
             values (lower(%s), %s, %s)
             on conflict (organizer_address) do update
             set department = excluded.department, lookup_status = excluded.lookup_status,
-                looked_up_at = now()
+                looked_up_at = now(),
+                changed_by_run = case
+                    when (organizer_directory.department, organizer_directory.lookup_status)
+                        is distinct from (excluded.department, excluded.lookup_status)
+                    then %s else organizer_directory.changed_by_run end
             where excluded.lookup_status = 'found'
                or (organizer_directory.lookup_status <> 'found'
                    and not (excluded.lookup_status = 'error'
                             and organizer_directory.lookup_status = 'not_found'))
             """,
-            list(entries),
+            rows,
         )
+        if run_id is None:
+            return 0
+        return cur.execute(
+            "select count(*) from raw.organizer_directory where changed_by_run = %s", (run_id,)
+        ).fetchone()[0]
+
+
+def organizer_change_dates(conn: psycopg.Connection, run_id: str) -> tuple:
+    """First and last UTC date (widened by a day either side, enough for any time zone)
+    of the bookings whose organizer changed group in this run: (None, None) if none."""
+    return conn.execute(
+        """
+        select min((e.start_at at time zone 'UTC')::date) - 1,
+               max((e.end_at at time zone 'UTC')::date) + 1
+        from raw.room_events e
+        join raw.organizer_directory d on d.organizer_address = lower(e.organizer_address)
+        where d.changed_by_run = %s
+        """,
+        (run_id,),
+    ).fetchone()

@@ -171,6 +171,16 @@ MIGRATIONS: list[tuple[int, str]] = [
             'changes every date it overlaps): the marts rebuild at least these dates.';
         """,
     ),
+    (
+        6,
+        """
+        alter table raw.organizer_directory
+            add column if not exists changed_by_run text;
+        comment on column raw.organizer_directory.changed_by_run is
+            'The last run whose answer changed this organizer''s group (department or '
+            'status): that run rebuilds the marts of every date the organizer booked.';
+        """,
+    ),
 ]
 
 

@@ -1,6 +1,7 @@
 """Organizer groups on a directory where UPNs differ from mail addresses and people book
 from aliases (issue 11): UPN first, then mail / proxyAddresses, through $batch; a directory
-without User.Read.All; a transient failure that must not undo a known department. Server
+without User.Read.All; a transient failure that must not undo a known department; a
+department change that reaches every date the organizer booked. Server
 backend only, a week of bookings of a few rooms, through `roomcal sync` and `roomcal run`."""
 
 from __future__ import annotations
@@ -178,7 +179,58 @@ def test_directory_without_permission_groups_by_domain_cheaply(
         assert main(["sync", "--rooms", ",".join(rooms)]) == 0
         cost = directory_requests(server)
     groups = booking_groups(server_warehouse_url)
-    assert len(groups) > 20  # more organizers than one batch holds
+    assert len(groups) > 5  # more organizers than one lookup holds
     assert 1 <= cost <= 3
     for address, seen in groups.items():
         assert seen == {address.split("@", 1)[1]}, address
+
+
+def test_department_change_refreshes_every_date_the_organizer_booked(
+    server_warehouse_url, roomcal_env, tmp_path
+):
+    """A person moves department: the weekly refresh of `roomcal run` over one day finds
+    it, and the marts of every date that person booked (not only that day) follow."""
+    today = date.today()
+    tenant = SimulatedTenant(seed=7, today=today, history_days=10, future_days=3)
+    rooms = [r.email for r in tenant.rooms if r.email and not r.failure and r.in_registry][:3]
+    first, rerun = today - timedelta(days=7), today - timedelta(days=1)
+    url = server_warehouse_url
+
+    def run(start: date, end: date) -> int:
+        window = ["--start", start.isoformat(), "--end", end.isoformat()]
+        return main(["run", *window, "--rooms", ",".join(rooms)])
+
+    with SimulatorServer(tenant) as server:
+        configure(roomcal_env, server, tenant, url, tmp_path)
+        assert run(first, today) == 0
+        people = {u.address for u in tenant.users if u.department}
+        with psycopg.connect(url) as conn:
+            dates_by_organizer = conn.execute(
+                "select lower(e.organizer_address), array_agg(distinct f.booking_date)"
+                " from marts.fct_room_bookings f join raw.room_events e"
+                " on e.room_email = f.room_email and e.event_id = f.event_id"
+                " where f.booking_date <> %s group by 1",
+                (rerun,),
+            ).fetchall()
+        mover, booked = max(
+            ((a, d) for a, d in dates_by_organizer if a in people), key=lambda row: len(row[1])
+        )
+        assert len(booked) >= 2  # dates outside the re-run partition
+        tenant.set_department(mover, "Relocated Team")
+        with psycopg.connect(url) as conn:
+            conn.execute(
+                "update raw.organizer_directory set looked_up_at = now() - interval '8 days'"
+            )
+        assert run(rerun, today) == 0
+
+    groups = booking_groups(url)
+    assert groups[mover] == {"Relocated Team"}
+    check_groups(tenant, url)
+    with psycopg.connect(url) as conn:
+        relocated = conn.execute(
+            "select count(*) from marts.fct_room_bookings where organizer_group = 'Relocated Team'"
+            " and booking_date <> %s",
+            (rerun,),
+        ).fetchone()[0]
+    assert relocated >= len(booked)
+    assert usage(url)["Relocated Team"] >= relocated

@@ -20,6 +20,16 @@ def _filter(address: str) -> str:
     )
 
 
+def _any_of(addresses: list[str]) -> str:
+    """One lookup of several addresses as UPN, mail or alias (what the client sends)."""
+    values = ",".join(f"'{a}'" for a in addresses)
+    proxies = " or ".join(f"proxyAddresses/any(p:p eq 'smtp:{a}')" for a in addresses)
+    return (
+        f"/users?$filter=userPrincipalName in ({values}) or mail in ({values}) or {proxies}"
+        "&$select=department,userPrincipalName,mail"
+    )
+
+
 def test_directory_has_upns_that_differ_and_aliases(sim_tenant):
     upn, alias = _people(sim_tenant)
     assert upn.upn != upn.address and upn.upn.endswith("@contoso.onmicrosoft.com")
@@ -52,6 +62,22 @@ def test_filter_on_mail_and_proxy_addresses(sim, graph, sim_tenant):
     assert nobody.status_code == 200 and nobody.json()["value"] == []
     # $count is an advanced query: without ConsistencyLevel Graph answers 400.
     assert graph.get(sim.base_url + _filter(upn.address)).status_code == 400
+
+
+def test_filter_in_lists_match_upn_mail_and_alias_up_to_15_clauses(sim, graph, sim_tenant):
+    upn, alias = _people(sim_tenant)
+    asked = [upn.upn.upper(), upn.address, alias.aliases[0], "someone@fabrikam.example"]
+    resp = graph.get(sim.base_url + _any_of(asked))
+    assert resp.status_code == 200
+    found = {u["mail"] for u in resp.json()["value"]}
+    assert found == {upn.address, alias.address}
+    # 6 addresses x 3 clauses = 18 OR clauses: over the default query's 15.
+    six = [u.address for u in sim_tenant.users[:6]]
+    too_many = graph.get(sim.base_url + _any_of(six))
+    assert too_many.status_code == 400
+    assert "Max allowed: 15" in too_many.json()["error"]["message"]
+    advanced = graph.get(sim.base_url + _any_of(six), headers={"ConsistencyLevel": "eventual"})
+    assert advanced.status_code == 200 and len(advanced.json()["value"]) == 6
 
 
 def test_batch_answers_each_request_with_its_own_status(sim, graph, sim_tenant):

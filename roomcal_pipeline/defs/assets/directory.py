@@ -15,13 +15,15 @@ from roomcal_pipeline.warehouse.directory import (
 
 
 async def look_up(client: GraphClient, addresses: list[str]) -> dict[str, DirectoryEntry]:
-    """Departments of many organizers: batched lookups by UPN, then by mail / proxy
-    address (GraphClient.departments); after a 403 nobody else is asked (the permission
-    is the app's, not the user's), so a tenant without User.Read.All costs one request."""
+    """Departments of many organizers: one batched lookup by UPN, mail or proxy address
+    (GraphClient.departments); after a 403 nobody else is asked (the permission is the
+    app's, not the user's), so a tenant without User.Read.All costs one request."""
     return await client.departments(addresses) if addresses else {}
 
 
-def directory_metadata(entries: dict[str, DirectoryEntry], requests: int, batches: int) -> dict:
+def directory_metadata(
+    entries: dict[str, DirectoryEntry], requests: int, batches: int, groups_changed: int = 0
+) -> dict:
     """What a directory run resolved and what it cost (raw/organizer_directory metadata)."""
     how = Counter(e.via if e.status == "found" else e.status for e in entries.values())
     return {
@@ -32,13 +34,18 @@ def directory_metadata(entries: dict[str, DirectoryEntry], requests: int, batche
         "external": how["not_found"],
         "forbidden": how["forbidden"],
         "failed": how["error"],
+        "groups_changed": groups_changed,
         "requests": requests,
         "batches": batches,
     }
 
 
-def resolve_and_store(roomcal: RoomcalResource, addresses: list[str]) -> dict:
-    """Look addresses up in the directory and store the answers that improve the state."""
+def resolve_and_store(
+    roomcal: RoomcalResource, addresses: list[str], run_id: str | None = None
+) -> dict:
+    """Look addresses up in the directory and store the answers that improve the state;
+    organizers whose group changed are marked with `run_id`, whose marts build then
+    covers every date they booked (defs/assets/marts.py `changed_window`)."""
 
     async def run() -> tuple[dict[str, DirectoryEntry], int, int]:
         async with roomcal.graph_client() as client:
@@ -47,13 +54,15 @@ def resolve_and_store(roomcal: RoomcalResource, addresses: list[str]) -> dict:
 
     entries, requests, batches = run_interruptibly(run()) if addresses else ({}, 0, 0)
     with roomcal.connect() as conn:
-        upsert_entries(conn, ((a, e.department, e.status) for a, e in entries.items()))
-    return directory_metadata(entries, requests, batches)
+        changed = upsert_entries(
+            conn, ((a, e.department, e.status) for a, e in entries.items()), run_id
+        )
+    return directory_metadata(entries, requests, batches, changed)
 
 
-# New organizers one `roomcal sync` resolves before its marts refresh: at most 10 batches
-# by UPN and 10 by mail / proxy address; the rest wait for the next sync or run.
-SYNC_DIRECTORY_BUDGET = 200
+# New organizers one `roomcal sync` resolves before its marts refresh: 100 per `$batch`,
+# so at most 10 directory requests; the rest wait for the next sync or run.
+SYNC_DIRECTORY_BUDGET = 1000
 
 
 def resolve_new_organizers(roomcal: RoomcalResource, limit: int = SYNC_DIRECTORY_BUDGET) -> dict:
@@ -70,7 +79,7 @@ def resolve_new_organizers(roomcal: RoomcalResource, limit: int = SYNC_DIRECTORY
     group_name="extraction",
     kinds={"postgres"},
     description="Department of each organizer seen in room events (Graph users endpoint, "
-    "by UPN, then mail / proxy address, cached for a week): not_found means external, "
+    "matched by UPN, then mail, then proxy address, refreshed weekly): not_found means external, "
     "forbidden means no directory permission.",
 )
 def organizer_directory(
@@ -80,7 +89,7 @@ def organizer_directory(
         addresses = addresses_to_look_up(conn)
     context.log.info(f"looking up {len(addresses)} organizers in the directory")
 
-    metadata = resolve_and_store(roomcal, addresses)
+    metadata = resolve_and_store(roomcal, addresses, context.run_id)
     with roomcal.connect() as conn:
         cached = conn.execute("select count(*) from raw.organizer_directory").fetchone()[0]
     return MaterializeResult(metadata={**metadata, "cached_organizers": cached})

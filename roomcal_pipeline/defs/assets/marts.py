@@ -42,6 +42,7 @@ from roomcal_pipeline.defs.partitions import daily_partitions
 from roomcal_pipeline.defs.resources import RoomcalResource
 from roomcal_pipeline.transform.project import dbt_project
 from roomcal_pipeline.warehouse.database import dbt_connection_env
+from roomcal_pipeline.warehouse.directory import organizer_change_dates
 
 PARTITIONED = "tag:partitioned"
 SOURCE_TESTS = "source:*"  # excluding the sources excludes the tests on them
@@ -81,18 +82,24 @@ def changed_window(
     A booking that spans days belongs to every date it overlaps: when a partition's load
     adds, moves or deletes one, the daily marts of its other dates change too (a three-day
     block deleted on Thursday leaves Monday and Tuesday when the nightly run reloads
-    Wednesday), so they are rebuilt in the same build.
+    Wednesday), so they are rebuilt in the same build. Likewise every date booked by an
+    organizer whose group this run's directory refresh changed (a department change, or
+    a failed lookup that now succeeds).
     """
     with roomcal.connect() as conn:
-        first, last = conn.execute(
-            "select min(changed_first_date), max(changed_last_date)"
-            " from raw.room_sync_results where run_id = %s and status = 'synced'",
-            (run_id,),
-        ).fetchone()
-    if first is not None:
-        start = min(start, first)
-    if last is not None:
-        end = max(end, last + timedelta(days=1))
+        spans = [
+            conn.execute(
+                "select min(changed_first_date), max(changed_last_date)"
+                " from raw.room_sync_results where run_id = %s and status = 'synced'",
+                (run_id,),
+            ).fetchone(),
+            organizer_change_dates(conn, run_id),
+        ]
+    for first, last in spans:
+        if first is not None:
+            start = min(start, first)
+        if last is not None:
+            end = max(end, last + timedelta(days=1))
     return start, end
 
 
