@@ -250,7 +250,7 @@ def _worker_delta_idle(spec: dict) -> dict:
     import psycopg
 
     from roomcal_pipeline.config.registry import parse_registry
-    from roomcal_pipeline.extraction.delta import sync_rooms
+    from roomcal_pipeline.extraction.delta import sync_rooms, sync_window
     from roomcal_pipeline.graph.client import GraphClient
     from roomcal_pipeline.graph.credentials import StaticTokenCredential
     from roomcal_pipeline.warehouse.schema import migrate
@@ -259,10 +259,10 @@ def _worker_delta_idle(spec: dict) -> dict:
     url = spec["database_url"]
     with psycopg.connect(url) as conn:
         migrate(conn)
-    start_date = date.fromisoformat(spec["start_date"])
-    end_date = date.fromisoformat(spec["end_date"])
+    today = date.fromisoformat(spec["today"])
 
-    async def run(run_id: str):
+    async def run(run_id: str, day: date):
+        start_date, end_date = day - timedelta(days=7), day + timedelta(days=28)
         async with GraphClient(
             spec["base_url"],
             StaticTokenCredential("sim-token"),
@@ -277,21 +277,33 @@ def _worker_delta_idle(spec: dict) -> dict:
                 start_date,
                 end_date,
                 room_concurrency=spec["room_concurrency"],
+                window_for=lambda room: sync_window(room.email, day),
             )
 
-    first = asyncio.run(run("bench-delta-first"))
-    cpu0, wall0 = _cpu_seconds(), time.perf_counter()
-    idle = asyncio.run(run("bench-delta-idle"))
-    wall, cpu = time.perf_counter() - wall0, _cpu_seconds() - cpu0
+    def timed(run_id: str, day: date) -> tuple[list, float, float]:
+        cpu0, wall0 = _cpu_seconds(), time.perf_counter()
+        results = asyncio.run(run(run_id, day))
+        return results, time.perf_counter() - wall0, _cpu_seconds() - cpu0
+
+    first, first_wall, _ = timed("bench-delta-first", today)
+    idle, wall, cpu = timed("bench-delta-idle", today)
+    # The next day: the rooms whose restart day it is read their next window in full.
+    rolled, rolled_wall, rolled_cpu = timed("bench-delta-next-day", today + timedelta(days=1))
     return {
         "rooms": len(rooms),
         "first_requests": sum(r.stats.requests for r in first),
         "first_events": sum(r.events_loaded for r in first),
+        "first_wall_s": first_wall,
         "requests": sum(r.stats.requests for r in idle),
         "changes": sum(r.changes for r in idle),
         "not_synced": [f"{r.room_key}: {r.reason}" for r in idle if r.status != "synced"],
         "wall_s": wall,
         "cpu_s": cpu,
+        "next_day_requests": sum(r.stats.requests for r in rolled),
+        "next_day_restarts": sum(r.read_in_full for r in rolled),
+        "next_day_events": sum(r.events_loaded for r in rolled),
+        "next_day_wall_s": rolled_wall,
+        "next_day_cpu_s": rolled_cpu,
         "peak_rss_mb": _peak_rss_mb(),
     }
 
@@ -322,7 +334,13 @@ class Size:
 class Simulator:
     """`python -m roomcal_pipeline.simulator` in its own process, on a free port."""
 
-    def __init__(self, args: argparse.Namespace, size: Size) -> None:
+    def __init__(
+        self,
+        args: argparse.Namespace,
+        size: Size,
+        history_days: int | None = None,
+        future_days: int = 2,
+    ) -> None:
         self.cmd = [
             sys.executable,
             "-m",
@@ -336,9 +354,9 @@ class Simulator:
             "--bookings-per-day",
             str(args.bookings_per_day),
             "--history-days",
-            str(size.days + 2),
+            str(history_days or size.days + 2),
             "--future-days",
-            "2",
+            str(future_days),
             "--today",
             args.today.isoformat(),
             "--latency-ms",
@@ -650,7 +668,8 @@ def delta_idle(args: argparse.Namespace) -> int:
     try:
         with (
             tempfile.TemporaryDirectory(prefix="roomcal-bench-") as tmp,
-            Simulator(args, size) as sim,
+            # Calendars as far as a room's delta window reaches (63 days around today).
+            Simulator(args, size, history_days=40, future_days=60) as sim,
         ):
             registry_path = Path(tmp) / "rooms.csv"
             registry_path.write_text(registry, encoding="utf-8")
@@ -661,8 +680,7 @@ def delta_idle(args: argparse.Namespace) -> int:
                     "database_url": dbs.fresh(f"bench_delta_{os.getpid()}"),
                     "registry": str(registry_path),
                     "page_size": args.page_size,
-                    "start_date": (args.today - timedelta(days=1)).isoformat(),
-                    "end_date": (args.today + timedelta(days=1)).isoformat(),
+                    "today": args.today.isoformat(),
                     "room_concurrency": args.room_concurrency,
                     "max_concurrency": args.max_concurrency,
                 },
@@ -687,6 +705,12 @@ def delta_idle(args: argparse.Namespace) -> int:
         f"bound = requests x latency / parallelism {parallelism} (one request per room in an "
         f"idle round, {args.room_concurrency} rooms at once); the first sync before it made "
         f"{out['first_requests']:,} requests for {out['first_events']:,} events"
+    )
+    print(
+        f"the next day: {out['next_day_restarts']:,} rooms restart their window "
+        f"({out['next_day_restarts'] / rooms_count:.1%}), {out['next_day_requests']:,} "
+        f"requests, {out['next_day_events']:,} events read, {out['next_day_wall_s']:.2f} s "
+        f"wall, {out['next_day_cpu_s']:.2f} s CPU; peak RSS {out['peak_rss_mb']:.0f} MB"
     )
     if out["not_synced"]:
         print(f"rooms not synced: {out['not_synced']}")

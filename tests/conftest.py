@@ -89,6 +89,16 @@ def module_warehouse_url(request) -> str:
     _drop_database(admin, name)
 
 
+@pytest.fixture(scope="module")
+def module_server_warehouse_url() -> str:
+    """Like module_warehouse_url, on the server only: for modules whose subject is not the
+    warehouse path (test_marts and the privacy canaries run the pipeline on both)."""
+    admin = _server_admin_url()
+    name, url = _fresh_database(admin)
+    yield url
+    _drop_database(admin, name)
+
+
 @pytest.fixture
 def server_warehouse_url() -> str:
     """A new database on the server only, for tests that need not run on both paths."""

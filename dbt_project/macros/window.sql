@@ -57,6 +57,9 @@
   SQL predicate on UTC start/end columns: a cheap superset of the bookings that can overlap a local
   date of the window (time zones are within UTC-12..+14, so two days of margin are ample); it lets
   PostgreSQL discard other events before the per-day expansion. grain='week' widens to ISO weeks.
+  Written as a range overlap on exactly the expression of the GiST index room_events_span on
+  raw.room_events (migration 8): the predicate reaches that table through the views, so a partition
+  reads the events near its dates instead of every event.
 -#}
 {% macro roomcal_utc_prefilter(start_column, end_column, grain='day') -%}
     {%- set lo = roomcal_window_var('min_date') -%}
@@ -71,9 +74,10 @@
             {%- set lo_expr = "date '" ~ lo ~ "'" -%}
             {%- set hi_expr = "date '" ~ hi ~ "'" -%}
         {%- endif -%}
-        {%- if lo is not none %}{{ end_column }} >= ({{ lo_expr }} - interval '2 days')::timestamp at time zone 'UTC'{% endif -%}
-        {%- if lo is not none and hi is not none %} and {% endif -%}
-        {%- if hi is not none %}{{ start_column }} < ({{ hi_expr }} + interval '2 days')::timestamp at time zone 'UTC'{% endif -%}
+        {%- set lo_bound = "(" ~ lo_expr ~ " - interval '2 days')::timestamp at time zone 'UTC'" if lo is not none else "null" -%}
+        {%- set hi_bound = "(" ~ hi_expr ~ " + interval '2 days')::timestamp at time zone 'UTC'" if hi is not none else "null" -%}
+        tstzrange({{ start_column }}, greatest({{ start_column }}, {{ end_column }}), '[]')
+        && tstzrange({{ lo_bound }}, {{ hi_bound }}, '[)')
     {%- endif -%}
 {%- endmacro %}
 

@@ -275,6 +275,11 @@ def cmd_sync(args) -> int:
     _preflight(settings, registered, rooms)
     ensure_dagster_home(settings.data_dir)
     result = run_sync(settings.data_dir, rooms)
+    if result.success and result.output_for_node("sync_room_calendars").get("skipped"):
+        from roomcal_pipeline.defs.sync import SKIPPED_MESSAGE
+
+        print(f"{SKIPPED_MESSAGE} (it syncs every room; run {result.run_id}).")
+        return 0
     with psycopg.connect(url) as conn:
         print(run_summary(conn, result.run_id))
     return _finish(result)

@@ -248,11 +248,18 @@ def check_run_dates(start: date, end: date) -> None:
         )
 
 
-def run_sync(data_dir: Path, rooms: list[str] | None = None, today: date | None = None):
-    """The delta sync job, in one Dagster run."""
+def run_sync(
+    data_dir: Path,
+    rooms: list[str] | None = None,
+    today: date | None = None,
+    restart_days: int | None = None,
+):
+    """The delta sync job, in one Dagster run (`today` and `restart_days` for tests)."""
     config: dict = {"rooms": rooms or []}
     if today:
         config["today"] = today.isoformat()
+    if restart_days:
+        config["restart_days"] = restart_days
     run_config = {
         "loggers": {"console": {"config": {"log_level": "INFO"}}},
         "ops": {"sync_room_calendars": {"config": config}},

@@ -134,6 +134,7 @@ class Settings:
     adhoc_max_lead_minutes: int = 30
     data_dir: Path = Path(DEFAULT_DATA_DIR)
     history_start: date = field(default_factory=default_history_start)
+    sync_history_days: int = 7
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -151,6 +152,15 @@ class Settings:
                 return parse(value)
             except ValueError as exc:
                 raise ConfigError(f"{name}: {exc}") from None
+
+        def days(value: str) -> int:
+            try:
+                number = int(value)
+            except ValueError:
+                raise ValueError(f"{value!r} is not a whole number of days") from None
+            if number < 0:
+                raise ValueError(f"{value!r} is negative")
+            return number
 
         def lead_minutes(value: str) -> int:
             try:
@@ -177,6 +187,7 @@ class Settings:
             adhoc_max_lead_minutes=parsed("ROOMCAL_ADHOC_MAX_LEAD_MINUTES", lead_minutes, 30),
             data_dir=Path(get("ROOMCAL_DATA_DIR") or DEFAULT_DATA_DIR),
             history_start=history_start_from_env(env),
+            sync_history_days=parsed("ROOMCAL_SYNC_HISTORY_DAYS", days, 7),
         )
 
     def require_rooms_file(self) -> Path:

@@ -30,7 +30,7 @@ def run_rooms_and_record(
     except GraphPreflightError as exc:  # the run's Graph check failed in another step
         raise configuration_failure(str(exc)) from None
     with roomcal.connect() as conn:
-        record_results(conn, run_id, start, end, results)
+        record_results(conn, run_id, start, end, results, roomcal.settings().sync_history_days)
     systemic = systemic_failure(results, roomcal.settings())
     if systemic:
         raise configuration_failure(systemic)

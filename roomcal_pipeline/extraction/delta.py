@@ -6,12 +6,20 @@ crash before the commit leaves the old rows and the old link, so the next sync r
 the round and converges. The first round of a window (or one after 410
 SyncStateNotFound / resyncRequired) is a complete read of the window, like a partition
 load; later rounds upsert changed events and delete `@removed` ones, wherever they
-start. Delta ignores `$select`: every page went through the allowlist in
+start.
+
+A delta round is bound to its window, so a window that moved with "today" would be read
+in full every day. Each room keeps one window for RESTART_DAYS days instead
+(`sync_window`): it covers the rolling window [today - days_back, today + days_ahead)
+of every day until the room's next restart day, which is its own (from its email), so
+on any day about 1/RESTART_DAYS of the rooms read their new window in full and every
+other room costs one request when nothing changed. Delta ignores `$select`: every page went through the allowlist in
 GraphClient.calendar_view_delta.
 """
 
 from __future__ import annotations
 
+import zlib
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
@@ -33,6 +41,8 @@ from roomcal_pipeline.warehouse.sync_results import RoomSyncResult
 
 DEFAULT_DAYS_BACK = 7
 DEFAULT_DAYS_AHEAD = 28
+DEFAULT_RESTART_DAYS = 28
+_RESTART_EPOCH = date(2024, 1, 1)  # day 0 of every room's restart cycle
 _RESYNC_CODES = frozenset({"syncstatenotfound", "resyncrequired", "syncstateinvalid"})
 # What a delta page may leave out of an occurrence, completed from its series master.
 _MASTER_FIELDS = (
@@ -53,6 +63,31 @@ _MASTER_FIELDS = (
 
 def rolling_window(today: date, days_back: int, days_ahead: int) -> tuple[date, date]:
     return today - timedelta(days=days_back), today + timedelta(days=days_ahead)
+
+
+def restart_offset(email: str, restart_days: int = DEFAULT_RESTART_DAYS) -> int:
+    """The day of the cycle on which a room starts a new delta window: CRC-32 of its
+    lower-cased email, modulo the cycle, so restarts spread evenly over the days."""
+    return zlib.crc32(email.lower().encode()) % restart_days
+
+
+def sync_window(
+    email: str,
+    today: date,
+    days_back: int = DEFAULT_DAYS_BACK,
+    days_ahead: int = DEFAULT_DAYS_AHEAD,
+    restart_days: int = DEFAULT_RESTART_DAYS,
+) -> tuple[date, date]:
+    """The local dates [first, end) of a room's delta window on `today`: from days_back
+    before its last restart day to days_ahead after the day before its next one. It
+    holds `rolling_window(d, days_back, days_ahead)` for every day d of the cycle, and
+    changes (a new delta round, read in full) only on the room's restart day."""
+    offset = restart_offset(email, restart_days)
+    restart = today - timedelta(days=((today - _RESTART_EPOCH).days - offset) % restart_days)
+    return (
+        restart - timedelta(days=days_back),
+        restart + timedelta(days=restart_days + days_ahead),
+    )
 
 
 def needs_resync(exc: GraphRequestError) -> bool:
@@ -110,16 +145,20 @@ async def sync_rooms(
     *,
     room_concurrency: int = 8,
     on_room_done: Callable[[RoomSyncResult, int, int], None] | None = None,
+    window_for: Callable[[Room], tuple[date, date]] | None = None,
 ) -> list[RoomSyncResult]:
-    """One delta round per room over the local dates [start_date, end_date)."""
+    """One delta round per room over the local dates [start_date, end_date), or over the
+    room's own `window_for(room)` (which holds that range; `sync_window`)."""
 
     async def read(conn, room: Room, zone: ZoneInfo) -> RoomRead:
-        return await read_delta(
-            conn, client, room.email, zone, *local_window(room, start_date, end_date)
-        )
+        first, end = window_for(room) if window_for else (start_date, end_date)
+        return await read_delta(conn, client, room.email, zone, *local_window(room, first, end))
 
     async def one(conn, room: Room) -> RoomSyncResult:
-        return await sync_room(conn, client, room, read, run_id)
+        result = await sync_room(conn, client, room, read, run_id)
+        if window_for is not None and room.email:
+            result.window = window_for(room)
+        return result
 
     return await for_each_room(rooms, database_url, one, room_concurrency, on_room_done)
 
@@ -137,12 +176,13 @@ async def read_delta(
     `conn` is in autocommit: its two lookups hold no transaction while Graph is asked."""
     row = await (
         await conn.execute(
-            "select delta_link from raw.delta_state"
-            " where room_email = %s and window_start = %s and window_end = %s",
-            (email, window_start, window_end),
+            "select delta_link, window_start, window_end from raw.delta_state"
+            " where room_email = %s",
+            (email,),
         )
     ).fetchone()
-    link = row[0] if row else None
+    previous = (row[1], row[2]) if row else None
+    link = row[0] if row and previous == (window_start, window_end) else None
     try:
         round_ = await _read_round(client, email, window_start, window_end, link)
     except GraphRequestError as exc:
@@ -172,6 +212,7 @@ async def read_delta(
         removed=round_.removed,
         masters=round_.masters,
         delta_link=round_.delta_link,
+        previous_window=previous,
     )
     for event in round_.upserts:
         try:

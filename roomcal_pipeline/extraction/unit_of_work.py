@@ -62,6 +62,8 @@ class RoomRead:
     quarantined: list[tuple[str | None, str]] = field(default_factory=list)  # (id, reason)
     masters: dict[str, dict] | None = None  # delta: allowlisted series masters seen
     delta_link: str | None = None  # delta: stored with the rows, in the same transaction
+    # delta: the window of the room's previous delta state, whose dates were covered before
+    previous_window: tuple[datetime, datetime] | None = None
 
 
 def local_window(room: Room, start_date: date, end_date: date) -> tuple[datetime, datetime]:
@@ -158,8 +160,12 @@ async def sync_room(
         result.events_quarantined = len(got.quarantined)
         result.changes = len(got.rows) + len(got.removed)
         result.changed_dates = local_dates(changed, zone)
-        if got.complete:  # every date of the window is (newly) covered: its marts are due
-            result.changed_dates |= local_dates([(got.window_start, got.window_end)], zone)
+        result.read_in_full = got.complete
+        if got.complete:  # dates newly covered by this window: their marts are due
+            covered = local_dates([(got.window_start, got.window_end)], zone)
+            if got.previous_window:
+                covered -= local_dates([got.previous_window], zone)
+            result.changed_dates |= covered
     result.stats = client.stats.pop(room.email, RequestStats())
     result.finished_at = datetime.now(UTC)
     return result

@@ -38,13 +38,22 @@ def manifest_is_stale() -> bool:
 
 
 def ensure_manifest() -> Path:
-    """Parse the dbt project when its manifest is missing or older than its files."""
-    if manifest_is_stale():
-        # What dagster-dbt's preparer runs, with our dbt executable: the preparer looks
-        # for `dbt` on PATH, which a virtualenv that is not activated does not provide.
-        from dagster_dbt import DbtCliResource
+    """Parse the dbt project when its manifest is missing or older than its files.
 
-        DbtCliResource(project_dir=dbt_project, dbt_executable=DBT_EXECUTABLE).cli(
-            ["parse", "--quiet"], target_path=dbt_project.target_path
-        ).wait()
+    Under a file lock: two processes starting at once (a sync and a CLI run, or parallel
+    test workers) would otherwise both run `dbt parse` into the same target folder."""
+    import fcntl
+
+    target = dbt_project.project_dir / dbt_project.target_path
+    target.mkdir(parents=True, exist_ok=True)
+    with open(target / ".manifest.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if manifest_is_stale():
+            # What dagster-dbt's preparer runs, with our dbt executable: the preparer looks
+            # for `dbt` on PATH, which a virtualenv that is not activated does not provide.
+            from dagster_dbt import DbtCliResource
+
+            DbtCliResource(project_dir=dbt_project, dbt_executable=DBT_EXECUTABLE).cli(
+                ["parse", "--quiet"], target_path=dbt_project.target_path
+            ).wait()
     return dbt_project.manifest_path

@@ -181,6 +181,26 @@ MIGRATIONS: list[tuple[int, str]] = [
             'status): that run rebuilds the marts of every date the organizer booked.';
         """,
     ),
+    (
+        7,
+        """
+        create index if not exists room_sync_results_room_window
+            on raw.room_sync_results
+            (room_key, window_start_date, window_end_date, status, finished_at);
+        create index if not exists room_sync_results_room_latest
+            on raw.room_sync_results (room_key, finished_at desc, started_at desc, run_id desc);
+        """,
+    ),
+    (
+        8,
+        """
+        create index if not exists room_events_span on raw.room_events
+            using gist (tstzrange(start_at, greatest(start_at, end_at), '[]'));
+        comment on index raw.room_events_span is
+            'The events that overlap a time range (dbt macro roomcal_utc_prefilter): a '
+            'partition build reads the events near its dates, not every event.';
+        """,
+    ),
 ]
 
 

@@ -12,6 +12,7 @@ from dagster import AssetKey, build_schedule_context
 from roomcal_pipeline.cli.main import main
 from roomcal_pipeline.config.settings import default_history_start
 from roomcal_pipeline.definitions import defs, roomcal_location
+from roomcal_pipeline.defs.resources import RoomcalResource
 
 PARTITIONED = [
     AssetKey(["raw", "room_events"]),
@@ -48,7 +49,7 @@ def test_default_partitions_start_a_few_months_back(monkeypatch):
     assert first_partitions(roomcal_location()) == {expected}
 
 
-def test_the_code_location_applies_roomcal_history_start(monkeypatch):
+def test_the_code_location_applies_roomcal_history_start(monkeypatch, tmp_path):
     start = date.today() - timedelta(days=45)
     monkeypatch.setenv("ROOMCAL_HISTORY_START", start.isoformat())
     loaded = roomcal_location()
@@ -59,13 +60,20 @@ def test_the_code_location_applies_roomcal_history_start(monkeypatch):
     assert len(list(graph.asset_check_keys)) == len(
         list(defs.resolve_asset_graph().asset_check_keys)
     )
-    # the nightly schedule runs the re-partitioned daily job
+    # the nightly schedule runs the re-partitioned daily job (rooms in UTC: a date is
+    # due an hour after it ended)
+    registry = tmp_path / "rooms.csv"
+    registry.write_text(
+        "email,name,building,floor,capacity,timezone\nr@x.example,R,B,1,4,UTC\n",
+        encoding="utf-8",
+    )
     schedule = loaded.resolve_schedule_def("daily_partition_schedule")
     when = date.today() - timedelta(days=3)
     requests = schedule.evaluate_tick(
         build_schedule_context(
             scheduled_execution_time=datetime.combine(when, time(3), UTC),
             repository_def=loaded.get_repository_def(),
+            resources={"roomcal": RoomcalResource(rooms_file=str(registry))},
         )
     ).run_requests
     assert [r.partition_key for r in requests] == [(when - timedelta(days=1)).isoformat()]

@@ -1,5 +1,6 @@
 """The real pipeline path: simulated tenant over HTTP, msgraph-sdk, allowlist, PostgreSQL,
-through Dagster; on both the PostgreSQL server and the embedded one."""
+through Dagster, on the PostgreSQL server (test_marts and the privacy canaries run the same
+path on the embedded PostgreSQL too)."""
 
 from __future__ import annotations
 
@@ -31,19 +32,20 @@ EXPECTED_REASONS = {
 
 
 @pytest.fixture(scope="module")
-def three_weeks_twice(module_warehouse_url, tmp_path_factory):
+def three_weeks_twice(module_server_warehouse_url, tmp_path_factory):
     """`roomcal run` for three weeks, twice, recording the raw tables after each run."""
+    url = module_server_warehouse_url
     folder = tmp_path_factory.mktemp("run")
     tenant = SimulatedTenant(seed=7, today=TODAY)
     with pytest.MonkeyPatch.context() as mp, SimulatorServer(tenant) as server:
         clean_roomcal_env(mp, folder)
-        configure(mp, server, tenant, module_warehouse_url, folder)
+        configure(mp, server, tenant, url, folder)
         args = ["run", "--start", START.isoformat(), "--end", END.isoformat()]
         assert main(args) == 0
-        first = raw_checksum(module_warehouse_url)
+        first = raw_checksum(url)
         assert main(args) == 0
-        second = raw_checksum(module_warehouse_url)
-    return tenant, module_warehouse_url, first, second
+        second = raw_checksum(url)
+    return tenant, url, first, second
 
 
 def test_rerun_leaves_identical_raw_tables(three_weeks_twice):

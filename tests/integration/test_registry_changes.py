@@ -39,16 +39,16 @@ def _history(url: str, email: str) -> tuple[int, int]:
 
 
 def test_a_bad_row_and_a_removed_room_keep_their_history_and_never_fail_the_run(
-    warehouse_url, roomcal_env, tmp_path, capsys
+    server_warehouse_url, roomcal_env, tmp_path, capsys
 ):
     tenant = SimulatedTenant(seed=37, today=TODAY, history_days=20, future_days=5)
     rows = list(csv.DictReader(io.StringIO(tenant.registry_csv())))
     healthy = [r["email"] for r in rows if r["email"] and not tenant.room(r["email"]).failure]
     typo, removed, bystander = healthy[0], healthy[1], healthy[2]
     with SimulatorServer(tenant) as server:
-        registry = configure(roomcal_env, server, tenant, warehouse_url, tmp_path)
+        registry = configure(roomcal_env, server, tenant, server_warehouse_url, tmp_path)
         assert main(["run", "--start", FIRST[0].isoformat(), "--end", FIRST[1].isoformat()]) == 0
-        before = {email: _history(warehouse_url, email) for email in (typo, removed)}
+        before = {email: _history(server_warehouse_url, email) for email in (typo, removed)}
         assert all(b > 0 and d > 0 for b, d in before.values())
 
         # The user edits the registry: a typo in one room's time zone, another room removed.
@@ -70,7 +70,7 @@ def test_a_bad_row_and_a_removed_room_keep_their_history_and_never_fail_the_run(
         assert main(["status"]) == 0
         status_text = capsys.readouterr().out
 
-    with psycopg.connect(warehouse_url) as conn:
+    with psycopg.connect(server_warehouse_url) as conn:
         status = {
             r[0]: r[1:]
             for r in conn.execute(
@@ -100,7 +100,7 @@ def test_a_bad_row_and_a_removed_room_keep_their_history_and_never_fail_the_run(
     assert set(healthy) - {typo, removed} <= synced_now
     assert not {typo, removed} & synced_now
     # Their history is still in the marts, unchanged.
-    assert {email: _history(warehouse_url, email) for email in (typo, removed)} == before
+    assert {email: _history(server_warehouse_url, email) for email in (typo, removed)} == before
     # The run and `roomcal status` say so.
     assert "Rooms kept for their history" in printed and removed in printed and typo in printed
     assert "registry row is malformed" in status_text and "left the registry" in status_text

@@ -66,7 +66,9 @@ def _mart_rows(url: str, email: str) -> dict[str, dict[tuple, dict]]:
     return out
 
 
-def test_all_day_event_is_on_its_local_date_in_every_zone(warehouse_url, roomcal_env, tmp_path):
+def test_all_day_event_is_on_its_local_date_in_every_zone(
+    server_warehouse_url, roomcal_env, tmp_path
+):
     """An all-day event on 2026-11-16 counts on 2026-11-16 in New York, Amsterdam, Kolkata and
     Sydney rooms, fills that day's business window, and changes no other date."""
     tenant = SimulatedTenant(seed=23, today=TENANT_TODAY, history_days=30, future_days=10)
@@ -75,11 +77,11 @@ def test_all_day_event_is_on_its_local_date_in_every_zone(warehouse_url, roomcal
     zone_of = {room.email: zone for zone, room in rooms.items()}
     start, end = ALL_DAY - timedelta(days=3), ALL_DAY + timedelta(days=4)
     with SimulatorServer(tenant) as server:
-        registry = configure(roomcal_env, server, tenant, warehouse_url, tmp_path)
+        registry = configure(roomcal_env, server, tenant, server_warehouse_url, tmp_path)
         registry.write_text(_registry(tenant, zone_of), encoding="utf-8")
         data_dir = Settings.from_env().data_dir
         assert run_assets(start, end, data_dir).success
-        before = {email: _mart_rows(warehouse_url, email) for email in zone_of}
+        before = {email: _mart_rows(server_warehouse_url, email) for email in zone_of}
         added = {}
         for room in rooms.values():
             sim_zone = room.timezone  # the mailbox's own zone decides what Graph stores
@@ -98,7 +100,7 @@ def test_all_day_event_is_on_its_local_date_in_every_zone(warehouse_url, roomcal
             )
         assert run_assets(start, end, data_dir).success
 
-    with psycopg.connect(warehouse_url, row_factory=dict_row) as conn:
+    with psycopg.connect(server_warehouse_url, row_factory=dict_row) as conn:
         for email, zone in zone_of.items():
             raw = conn.execute(
                 "select start_at, end_at, is_all_day from raw.room_events"
@@ -122,7 +124,7 @@ def test_all_day_event_is_on_its_local_date_in_every_zone(warehouse_url, roomcal
             }, zone
 
     for email, zone in zone_of.items():
-        after = _mart_rows(warehouse_url, email)
+        after = _mart_rows(server_warehouse_url, email)
         rate = after["room_booking_rate_daily"][(ALL_DAY,)]
         assert rate["booked_minutes"] == rate["business_minutes"] > 0, zone
         assert float(rate["booking_rate"]) == 1.0, zone

@@ -66,6 +66,7 @@ import os
 import re
 import time
 import uuid
+import zlib
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
@@ -105,8 +106,10 @@ TODAY = date(2026, 11, 18)
 # partition (today by the clock, UTC): `roomcal run` refuses an end after tomorrow.
 RUN_FIRST = -21
 RUN_END = min(14, (datetime.now(UTC).date() + timedelta(days=1) - TODAY).days)
-# The delta sync's rolling window around its "today" (roomcal's defaults).
-SYNC_DAYS_BACK, SYNC_DAYS_AHEAD = 7, 28
+# The delta sync's rolling window around its "today" (roomcal's defaults), and how long a
+# room keeps one delta window: docs/configuration.md, "Delta windows".
+SYNC_DAYS_BACK, SYNC_DAYS_AHEAD, SYNC_RESTART_DAYS = 7, 28, 28
+SYNC_RESTART_EPOCH = date(2024, 1, 1)
 SYNC_MAX_ADVANCE = 10
 # Ground truth for a window is read from this far before it and filtered with the model's
 # own overlap rule: a simulator whose view only looks one day back from a window's start
@@ -159,6 +162,19 @@ def overlaps(start: datetime, end: datetime, ws: datetime, we: datetime) -> bool
 
 def local_midnight(day: date, zone: ZoneInfo) -> datetime:
     return datetime.combine(day, datetime.min.time(), zone).astimezone(UTC)
+
+
+def sync_window(email: str, today: date) -> tuple[date, date]:
+    """The documented delta window of a room on `today`: it restarts on the days d with
+    (d - 2024-01-01) % 28 == CRC-32 of the lower-cased email % 28, and reaches from 7
+    days before its last restart to 28 days after the day before its next one."""
+    offset = zlib.crc32(email.lower().encode()) % SYNC_RESTART_DAYS
+    back = ((today - SYNC_RESTART_EPOCH).days - offset) % SYNC_RESTART_DAYS
+    restart = today - timedelta(days=back)
+    return (
+        restart - timedelta(days=SYNC_DAYS_BACK),
+        restart + timedelta(days=SYNC_RESTART_DAYS + SYNC_DAYS_AHEAD),
+    )
 
 
 def local_window(zone: ZoneInfo, first: date, end: date) -> tuple[datetime, datetime]:
@@ -540,7 +556,8 @@ class LoadAndSyncMachine(RuleBasedStateMachine):
         self.raw[email] = kept
         self.covered[email] |= {first + timedelta(days=n) for n in range((end - first).days)}
 
-    def pipeline(self, what: str, first: date, end: date, call) -> None:
+    def pipeline(self, what: str, first: date, end: date, call, windows=None) -> None:
+        """Run a pipeline step; `windows` gives each room its own [first, end) (a sync)."""
         self.step += 1
         self.pending = 0
         origin = f"step {self.step} {what} [{first}, {end})"
@@ -557,7 +574,7 @@ class LoadAndSyncMachine(RuleBasedStateMachine):
         }
         assert not not_synced, f"{origin}: rooms not synced: {not_synced}"
         for email in self.rooms:
-            self.apply_window(email, first, end, origin)
+            self.apply_window(email, *(windows[email] if windows else (first, end)), origin)
 
     # ------------------------------------------------------------- initialisation
     @initialize(target=events, specs=st.lists(ADD_SPECS, max_size=4))
@@ -711,14 +728,14 @@ class LoadAndSyncMachine(RuleBasedStateMachine):
     def sync(self, advance):
         self.sync_offset = min(SYNC_MAX_ADVANCE, self.sync_offset + advance)
         today = TODAY + timedelta(days=self.sync_offset)
-        first = today - timedelta(days=SYNC_DAYS_BACK)
-        end = today + timedelta(days=SYNC_DAYS_AHEAD)
+        windows = {email: sync_window(email, today) for email in self.rooms}
         self.ensure_registered()
         self.pipeline(
             f"roomcal sync (today {today})",
-            first,
-            end,
+            min(w[0] for w in windows.values()),
+            max(w[1] for w in windows.values()),
             lambda: run_sync(self.ctx.data_dir, rooms=self.rooms, today=today),
+            windows,
         )
 
     # ------------------------------------------------------------------ the check

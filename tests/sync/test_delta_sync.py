@@ -13,7 +13,7 @@ from datetime import UTC, date, datetime, timedelta
 
 import psycopg
 import pytest
-from dagster import build_schedule_context
+from dagster import DagsterInstance
 
 from roomcal_pipeline.cli.main import main
 from roomcal_pipeline.config.registry import parse_registry
@@ -36,6 +36,7 @@ pytestmark = pytest.mark.integration
 
 TODAY = date.today()
 WINDOW = rolling_window(TODAY, DEFAULT_DAYS_BACK, DEFAULT_DAYS_AHEAD)
+WIDE = (TODAY - timedelta(days=60), TODAY + timedelta(days=90))  # beyond any tenant here
 
 
 def truth(tenant: SimulatedTenant, rooms, window=WINDOW) -> set[tuple]:
@@ -134,29 +135,40 @@ def test_syncs_converge_to_truth_after_each_change_raw_and_marts(
     tenant = SimulatedTenant(seed=41, today=TODAY, history_days=20, future_days=40)
     rooms = healthy(tenant, 6)
     emails = {r.email for r in rooms}
-    dbt_folders = invocation_folders()
     with SimulatorServer(tenant) as server:
         configure(roomcal_env, server, tenant, server_warehouse_url, tmp_path)
         assert main(["sync", "--rooms", ",".join(sorted(emails))]) == 0
-        assert stored(server_warehouse_url, emails) == truth(tenant, rooms)
-        assert booked(server_warehouse_url, emails) == bookings(tenant, rooms)
+        check_converged(server_warehouse_url, tenant, rooms)
         for step in range(2):
             for room in rooms[:3]:
                 mutate(tenant, room, step)
             server.stats.reset()
             assert main(["sync", "--rooms", ",".join(sorted(emails))]) == 0
-            assert stored(server_warehouse_url, emails) == truth(tenant, rooms)
-            assert booked(server_warehouse_url, emails) == bookings(tenant, rooms)
+            check_converged(server_warehouse_url, tenant, rooms)
             # incremental: the unchanged rooms cost one request each
             per_room = server.stats.requests_per_mailbox
             assert all(per_room[r.email] == 1 for r in rooms[3:])
     # three dbt builds ran; none left its per-invocation folder behind under target/
-    assert invocation_folders() <= dbt_folders
+    runs = DagsterInstance.get().get_runs()
+    assert len(runs) == 3
+    assert invocation_folders({run.run_id for run in runs}) == set()
 
 
-def invocation_folders() -> set:
+def check_converged(url: str, tenant, rooms) -> None:
+    """Raw rows and marts hold the truth of the rolling window; every raw row anywhere is
+    the tenant's current event."""
+    emails = {r.email for r in rooms}
+    assert in_window(stored(url, emails), rooms) == truth(tenant, rooms)
+    assert stored(url, emails) <= truth(tenant, rooms, WIDE)
+    assert in_window(booked(url, emails), rooms) == bookings(tenant, rooms)
+
+
+def invocation_folders(run_ids: set[str]) -> set:
+    """dagster-dbt's per-invocation folders of these runs: `{op}-{run_id[:7]}-{uuid[:7]}`
+    (only this test's, so that tests running beside it do not count)."""
     target = dbt_project.project_dir / dbt_project.target_path
-    return {path for path in target.iterdir() if path.is_dir()}
+    prefixes = {run_id[:7] for run_id in run_ids}
+    return {p for p in target.iterdir() if p.is_dir() and p.name.split("-")[-2] in prefixes}
 
 
 def booked(url: str, emails) -> set[tuple]:
@@ -170,13 +182,21 @@ def booked(url: str, emails) -> set[tuple]:
     return {(r[0], r[1], r[2].astimezone(UTC), r[3].astimezone(UTC)) for r in rows}
 
 
-def bookings(tenant, rooms) -> set[tuple]:
+def bookings(tenant, rooms, window=WINDOW) -> set[tuple]:
     """The tenant's truth as bookings: neither cancelled nor shown as free."""
     return {
         (room, eid, start, end)
-        for room, eid, start, end, cancelled, show_as in truth(tenant, rooms)
+        for room, eid, start, end, cancelled, show_as in truth(tenant, rooms, window)
         if not cancelled and show_as != "free"
     }
+
+
+def in_window(rows: set[tuple], rooms, window=WINDOW) -> set[tuple]:
+    """The rows (room, id, start, end, ...) that overlap each room's local window: a sync
+    keeps each room's delta window longer than the rolling window (sync_window), and the
+    rolling window is what it guarantees."""
+    spans = {r.email: local_window(r, *window) for r in rooms}
+    return {row for row in rows if row[0] in spans and overlaps(row[2], row[3], *spans[row[0]])}
 
 
 def test_idle_sync_of_200_rooms_costs_200_requests(server_warehouse_url):
@@ -250,6 +270,24 @@ def test_faults_during_sync_end_equal_to_truth(server_warehouse_url):
     assert stored(server_warehouse_url, {r.email for r in rooms}) == truth(tenant, rooms)
 
 
+def sync_in_progress(server, emails: str, requests: int, stdout=subprocess.PIPE):
+    """`roomcal sync --rooms emails` in its own process, once Graph has seen `requests`
+    calendar requests from it (or after two minutes)."""
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "roomcal_pipeline.cli.main", "sync", "--rooms", emails],
+        env=dict(os.environ),
+        stdout=stdout,
+        stderr=subprocess.DEVNULL,
+        text=True,
+    )
+    deadline = time.time() + 120
+    while time.time() < deadline and sum(server.stats.requests_per_mailbox.values()) < requests:
+        if proc.poll() is not None:
+            break
+        time.sleep(0.1)
+    return proc
+
+
 def test_killed_sync_process_then_next_sync_converges(server_warehouse_url, roomcal_env, tmp_path):
     # Busy rooms: a window takes several 500-event pages, so the kill lands mid-round.
     tenant = SimulatedTenant(
@@ -259,36 +297,25 @@ def test_killed_sync_process_then_next_sync_converges(server_warehouse_url, room
     emails = ",".join(r.email for r in rooms)
     with SimulatorServer(tenant, FaultConfig(latency_ms=150)) as server:
         configure(roomcal_env, server, tenant, server_warehouse_url, tmp_path)
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "roomcal_pipeline.cli.main", "sync", "--rooms", emails],
-            env=dict(os.environ),
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
-        deadline = time.time() + 60
-        while time.time() < deadline and sum(server.stats.requests_per_mailbox.values()) < 10:
-            time.sleep(0.2)
+        proc = sync_in_progress(server, emails, requests=10, stdout=subprocess.DEVNULL)
         assert proc.poll() is None  # still running: the kill interrupts a sync
         proc.send_signal(signal.SIGKILL)
         proc.wait(30)
         assert sum(server.stats.requests_per_mailbox.values()) >= 10  # killed mid-sync
         server.faults.latency_ms = 0
         assert main(["sync", "--rooms", emails]) == 0
-    assert stored(server_warehouse_url, {r.email for r in rooms}) == truth(tenant, rooms)
+    stored_rows = stored(server_warehouse_url, {r.email for r in rooms})
+    assert in_window(stored_rows, rooms) == truth(tenant, rooms)
+    assert stored_rows <= truth(tenant, rooms, WIDE)
 
 
-def test_schedules_evaluate():
+def test_schedules_are_wired_to_their_jobs():
+    """Which job each schedule runs and when it is evaluated; what they request is in
+    tests/defs/test_nightly_schedule.py and tests/sync/test_one_sync_at_a_time.py."""
     from roomcal_pipeline.definitions import defs
 
     daily = defs.resolve_schedule_def("daily_partition_schedule")
-    when = datetime.combine(TODAY - timedelta(days=2), datetime.min.time(), UTC).replace(hour=3)
-    requests = daily.evaluate_tick(
-        build_schedule_context(
-            scheduled_execution_time=when, repository_def=defs.get_repository_def()
-        )
-    ).run_requests
-    assert [r.partition_key for r in requests] == [(TODAY - timedelta(days=3)).isoformat()]
-    assert daily.job_name == "roomcal_daily"
+    assert daily.job_name == "roomcal_daily" and daily.cron_schedule == "20 * * * *"
     delta = defs.resolve_schedule_def("delta_sync_every_10_minutes")
     assert delta.cron_schedule == "*/10 * * * *" and delta.job_name == "delta_sync_job"
 

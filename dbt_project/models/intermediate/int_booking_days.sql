@@ -13,56 +13,45 @@ calendar as (
 
 ),
 
-booking_dates as (
-
-    select
-        bookings.*,
-        overlapped.local_day::date as local_date
-    from bookings
-    cross join lateral generate_series(
-        bookings.booking_date::timestamp,
-        bookings.last_local_date::timestamp,
-        interval '1 day'
-    ) as overlapped (local_day)
-
-),
-
 clipped as (
 
     select
-        booking_dates.room_email,
-        booking_dates.event_id,
-        booking_dates.local_date as booking_date,
+        bookings.room_email,
+        bookings.event_id,
+        calendar.local_date as booking_date,
         calendar.week_start,
-        booking_dates.booking_date as start_date,
+        bookings.booking_date as start_date,
         calendar.is_business_day,
-        booking_dates.start_at,
-        booking_dates.end_at,
-        booking_dates.booking_type,
-        booking_dates.is_recurring,
-        booking_dates.series_id,
-        booking_dates.organizer_group,
+        bookings.start_at,
+        bookings.end_at,
+        bookings.booking_type,
+        bookings.is_recurring,
+        bookings.series_id,
+        bookings.organizer_group,
         case
             when
                 calendar.is_business_day
-                and booking_dates.end_at > booking_dates.start_at
-                and booking_dates.start_at < calendar.window_end_at
-                and booking_dates.end_at > calendar.window_start_at
-                then greatest(booking_dates.start_at, calendar.window_start_at)
+                and bookings.end_at > bookings.start_at
+                and bookings.start_at < calendar.window_end_at
+                and bookings.end_at > calendar.window_start_at
+                then greatest(bookings.start_at, calendar.window_start_at)
         end as clipped_start_at,
         case
             when
                 calendar.is_business_day
-                and booking_dates.end_at > booking_dates.start_at
-                and booking_dates.start_at < calendar.window_end_at
-                and booking_dates.end_at > calendar.window_start_at
-                then least(booking_dates.end_at, calendar.window_end_at)
+                and bookings.end_at > bookings.start_at
+                and bookings.start_at < calendar.window_end_at
+                and bookings.end_at > calendar.window_start_at
+                then least(bookings.end_at, calendar.window_end_at)
         end as clipped_end_at
-    from booking_dates
+    from bookings
+    -- The covered days of the room from the booking's first to its last local date, as a range
+    -- join: a generate_series per booking is estimated at 1,000 rows, which leads PostgreSQL to
+    -- join the calendar first and expand a series for every booking and calendar day.
     inner join calendar
         on
-            booking_dates.room_email = calendar.room_email
-            and booking_dates.local_date = calendar.local_date
+            bookings.room_email = calendar.room_email
+            and calendar.local_date between bookings.booking_date and bookings.last_local_date
 
 )
 

@@ -59,4 +59,6 @@ inner join spanned
     on
         bookings.room_email = spanned.room_email
         and bookings.event_id = spanned.event_id
-where {{ roomcal_span_in_window('bookings.booking_date', 'bookings.last_local_date') }}
+where
+    {{ roomcal_span_in_window('bookings.booking_date', 'bookings.last_local_date') }}
+    and {{ roomcal_utc_prefilter('bookings.start_at', 'bookings.end_at') }}

@@ -24,8 +24,13 @@ booked as (
         room_email,
         booking_date,
         sum(interval_minutes) as booked_minutes
-    from {{ ref('int_booking_intervals_merged') }}
-    where {{ roomcal_date_in_window('booking_date') }}
+    from (
+        {{ roomcal_merged_intervals(
+            ref('int_booking_days'),
+            roomcal_date_in_window('booking_date')
+            ~ ' and ' ~ roomcal_utc_prefilter('start_at', 'end_at')
+        ) }}
+    ) as merged
     group by room_email, booking_date
 
 ),

@@ -29,8 +29,13 @@ booked as (
         room_email,
         (date_trunc('week', booking_date))::date as week_start,
         sum(interval_minutes) as booked_minutes
-    from {{ ref('int_booking_intervals_merged') }}
-    where {{ roomcal_week_in_window("(date_trunc('week', booking_date))::date") }}
+    from (
+        {{ roomcal_merged_intervals(
+            ref('int_booking_days'),
+            roomcal_week_in_window('week_start')
+            ~ ' and ' ~ roomcal_utc_prefilter('start_at', 'end_at', grain='week')
+        ) }}
+    ) as merged
     group by room_email, (date_trunc('week', booking_date))::date
 
 ),

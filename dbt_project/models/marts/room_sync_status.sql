@@ -5,37 +5,7 @@
 -- that reason, and keeps last_synced_at and its history. A room whose latest run
 -- set some events aside in quarantine stays synced (its valid events are in the marts), with
 -- events_quarantined and the reasons in detail.
-with results as (
-
-    select
-        *,
-        row_number() over (
-            partition by room_key
-            order by finished_at desc, started_at desc, run_id desc
-        ) as recency,
-        row_number() over (
-            partition by room_key, status
-            order by finished_at desc, started_at desc, run_id desc
-        ) as status_recency
-    from {{ ref('stg_graph__room_sync_results') }}
-
-),
-
-latest as (
-
-    select * from results
-    where recency = 1
-
-),
-
-latest_synced as (
-
-    select * from results
-    where status = 'synced' and status_recency = 1
-
-),
-
-stored as (
+with stored as (
 
     select
         room_email,
@@ -73,6 +43,31 @@ select
     latest_synced.window_end_date as last_synced_window_end_date,
     coalesce(stored.events_stored, 0) as events_stored
 from {{ ref('stg_graph__rooms') }} as rooms
-left join latest on rooms.room_key = latest.room_key
-left join latest_synced on rooms.room_key = latest_synced.room_key
+-- The latest result, and the latest synced one, of each room: one index probe per room
+-- (raw.room_sync_results is indexed on room_key, finished_at desc), however long the
+-- history the table keeps.
+left join lateral (
+    select
+        results.run_id,
+        results.status,
+        results.reason,
+        results.detail,
+        results.finished_at
+    from {{ ref('stg_graph__room_sync_results') }} as results
+    where results.room_key = rooms.room_key
+    order by results.finished_at desc, results.started_at desc, results.run_id desc
+    limit 1
+) as latest on true
+left join lateral (
+    select
+        results.finished_at,
+        results.events_loaded,
+        results.events_quarantined,
+        results.window_start_date,
+        results.window_end_date
+    from {{ ref('stg_graph__room_sync_results') }} as results
+    where results.room_key = rooms.room_key and results.status = 'synced'
+    order by results.finished_at desc, results.started_at desc, results.run_id desc
+    limit 1
+) as latest_synced on true
 left join stored on rooms.room_email = stored.room_email

@@ -43,8 +43,13 @@ from roomcal_pipeline.defs.resources import RoomcalResource
 from roomcal_pipeline.transform.project import dbt_project
 from roomcal_pipeline.warehouse.database import dbt_connection_env
 from roomcal_pipeline.warehouse.directory import organizer_change_dates
+from roomcal_pipeline.warehouse.locks import MARTS, advisory_lock
 
 PARTITIONED = "tag:partitioned"
+# dbt's unit tests check the metric logic on fixed rows: they belong to CI
+# (tests/quality/test_dbt_unit_tests.py), not to every production build, where they would
+# add a temporary table and a query per test to each run.
+BUILD = ["build", "--exclude-resource-type", "unit_test"]
 SOURCE_TESTS = "source:*"  # excluding the sources excludes the tests on them
 PROGRESS_EVERY_SECONDS = 15.0
 
@@ -163,11 +168,12 @@ def dbt_partitioned_models(
     window = context.partition_time_window
     start, end = changed_window(roomcal, context.run_id, window.start.date(), window.end.date())
     build_vars = dbt_vars(roomcal, (start, end))
-    yield from stream_then_clean(
-        dbt.cli(["build", "--vars", build_vars], context=context),
-        context.log,
-        f"dbt build of the daily marts, {start} to {end}",
-    )
+    with advisory_lock(roomcal.warehouse_url(), MARTS, wait=True):
+        yield from stream_then_clean(
+            dbt.cli([*BUILD, "--vars", build_vars], context=context),
+            context.log,
+            f"dbt build of the daily marts, {start} to {end}",
+        )
 
 
 @dbt_assets(
@@ -181,8 +187,9 @@ def dbt_unpartitioned_models(
     context: AssetExecutionContext, dbt: DbtCliResource, roomcal: RoomcalResource
 ):
     connect_dbt(roomcal)
-    yield from stream_then_clean(
-        dbt.cli(["build", "--vars", dbt_vars(roomcal)], context=context),
-        context.log,
-        "dbt build of staging, intermediate, dim_rooms, room_sync_status",
-    )
+    with advisory_lock(roomcal.warehouse_url(), MARTS, wait=True):
+        yield from stream_then_clean(
+            dbt.cli([*BUILD, "--vars", dbt_vars(roomcal)], context=context),
+            context.log,
+            "dbt build of staging, intermediate, dim_rooms, room_sync_status",
+        )
