@@ -32,9 +32,10 @@ def test_a_second_sync_while_one_runs_touches_no_room(
     )
     rooms = healthy(tenant, 6)
     emails = ",".join(r.email for r in rooms)
-    # 1.5 s per Graph request: the first sync holds the sync lock for about ten seconds of
-    # delta pages, longer than the second needs to start and reach it.
-    with SimulatorServer(tenant, FaultConfig(latency_ms=1500)) as server:
+    # 3 s per Graph request: the first sync holds the sync lock for about 15 s of delta
+    # pages, well beyond the few seconds the second needs to start and reach it, even on a
+    # busy machine.
+    with SimulatorServer(tenant, FaultConfig(latency_ms=3000)) as server:
         configure(roomcal_env, server, tenant, server_warehouse_url, tmp_path)
         first = sync_in_progress(server, emails, requests=3)
         assert first.poll() is None  # the first sync is reading rooms
