@@ -115,17 +115,11 @@ def _execute(settings: Settings, start: date, end: date, rooms: list[str] | None
 
     from roomcal_pipeline.cli.report import run_summary
     from roomcal_pipeline.cli.runner import ensure_dagster_home, run_assets
-    from roomcal_pipeline.config.registry import load_registry
 
     settings.require_rooms_file()
     settings.require_graph_credentials()
     url = _warehouse(settings)
-    registered, _ = load_registry(
-        settings.require_rooms_file(),
-        settings.timezone,
-        settings.business_hours,
-        settings.business_days,
-    )
+    registered, _ = settings.load_registry()
     _preflight(settings, registered, rooms)
     ensure_dagster_home(settings.data_dir)
     result = run_assets(start, end, settings.data_dir, rooms)

@@ -190,6 +190,14 @@ class Settings:
             sync_history_days=parsed("ROOMCAL_SYNC_HISTORY_DAYS", days, 7),
         )
 
+    def load_registry(self):
+        """The registry at ROOMCAL_ROOMS_FILE with these defaults: (rooms, rejected rows)."""
+        from roomcal_pipeline.config.registry import load_registry
+
+        return load_registry(
+            self.require_rooms_file(), self.timezone, self.business_hours, self.business_days
+        )
+
     def require_rooms_file(self) -> Path:
         if self.rooms_file is None:
             raise ConfigError("ROOMCAL_ROOMS_FILE is not set: point it at the room registry CSV")

@@ -25,7 +25,6 @@ from dagster import (
 from dagster_dbt import DbtCliResource
 from pydantic import Field
 
-from roomcal_pipeline.config.registry import load_registry
 from roomcal_pipeline.config.settings import ConfigError, Settings
 from roomcal_pipeline.defs.assets.directory import resolve_new_organizers
 from roomcal_pipeline.defs.assets.extraction import RAW_ROOM_EVENTS, RAW_ROOM_SYNC_RESULTS
@@ -220,12 +219,7 @@ def last_ended_date(now: datetime, zones: Iterable[str]) -> date:
 
 def registry_zones(settings: Settings) -> set[str]:
     """The time zones of the rooms the registry lists (a room's own, else the default)."""
-    rooms, _ = load_registry(
-        settings.require_rooms_file(),
-        settings.timezone,
-        settings.business_hours,
-        settings.business_days,
-    )
+    rooms, _ = settings.load_registry()
     return {room.timezone for room in rooms}
 
 

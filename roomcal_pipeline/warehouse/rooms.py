@@ -7,7 +7,7 @@ from dataclasses import replace
 
 import psycopg
 
-from roomcal_pipeline.config.registry import RegistryIssue, Room, load_registry
+from roomcal_pipeline.config.registry import RegistryIssue, Room
 from roomcal_pipeline.config.settings import Settings
 
 _COLUMNS = (
@@ -149,12 +149,7 @@ def refresh_registry(
     conn: psycopg.Connection, settings: Settings
 ) -> tuple[list[Room], list[RegistryIssue]]:
     """Load ROOMCAL_ROOMS_FILE into raw.rooms; returns the rooms and the rows it rejected."""
-    rooms, issues = load_registry(
-        settings.require_rooms_file(),
-        settings.timezone,
-        settings.business_hours,
-        settings.business_days,
-    )
+    rooms, issues = settings.load_registry()
     defaults = Room(
         key="",
         email=None,

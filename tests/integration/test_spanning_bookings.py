@@ -157,6 +157,19 @@ def test_all_day_event_is_on_its_local_date_in_every_zone(
             assert changed <= {ALL_DAY}, (zone, name, changed)
 
 
+def _add_busy(tenant: SimulatedTenant, email: str, start: datetime, end: datetime) -> str:
+    """A busy, not cancelled event from start to end (UTC instants) on a room's calendar."""
+    return tenant.add_event(
+        email,
+        {
+            "start": {"dateTime": start.strftime("%Y-%m-%dT%H:%M:%S"), "timeZone": "UTC"},
+            "end": {"dateTime": end.strftime("%Y-%m-%dT%H:%M:%S"), "timeZone": "UTC"},
+            "showAs": "busy",
+            "isCancelled": False,
+        },
+    )
+
+
 def _block_events(tenant: SimulatedTenant, room, today: date) -> dict[str, tuple]:
     """A three-day block and a booking across midnight that start before the sync window
     of `today` ([today-7, today+28)) and end inside it; a 40-day block across all of it."""
@@ -181,15 +194,7 @@ def _block_events(tenant: SimulatedTenant, room, today: date) -> dict[str, tuple
     }
     ids = {}
     for name, (start, end) in shapes.items():
-        event_id = tenant.add_event(
-            room.email,
-            {
-                "start": {"dateTime": start.strftime("%Y-%m-%dT%H:%M:%S"), "timeZone": "UTC"},
-                "end": {"dateTime": end.strftime("%Y-%m-%dT%H:%M:%S"), "timeZone": "UTC"},
-                "showAs": "busy",
-                "isCancelled": False,
-            },
-        )
+        event_id = _add_busy(tenant, room.email, start, end)
         ids[name] = (event_id, start, end)
     return ids
 
@@ -287,15 +292,7 @@ def test_reloading_one_day_of_a_deleted_block_refreshes_all_its_days(
     first = today - timedelta(days=9)
     start = datetime.combine(first, time(10), zone).astimezone(UTC)
     end = datetime.combine(first + timedelta(days=2), time(15), zone).astimezone(UTC)
-    block = tenant.add_event(
-        room.email,
-        {
-            "start": {"dateTime": start.strftime("%Y-%m-%dT%H:%M:%S"), "timeZone": "UTC"},
-            "end": {"dateTime": end.strftime("%Y-%m-%dT%H:%M:%S"), "timeZone": "UTC"},
-            "showAs": "busy",
-            "isCancelled": False,
-        },
-    )
+    block = _add_busy(tenant, room.email, start, end)
     days = [first + timedelta(days=n) for n in range(3)]
 
     def counts() -> dict[date, int]:
